@@ -1,0 +1,41 @@
+/* mf_current.h - the dq current controller of FOC.
+ *
+ * Two PI controllers (d and q) with optional cross-coupling feed-forward
+ * (v_d_ff = -omega_e L_q i_q, v_q_ff = omega_e (L_d i_d + flux)), and a
+ * voltage-circle limit |v_dq| <= v_max_frac * v_bus/sqrt3 with d-axis
+ * priority: v_d gets up to the whole circle, v_q what is left; each PI's
+ * anti-windup sees its own axis limit.
+ */
+#ifndef MF_CURRENT_H
+#define MF_CURRENT_H
+
+#include <stdbool.h>
+#include "mf_pi.h"
+
+typedef struct {
+    mf_pi_config_t pi_d;   /* V/A, V/(A s) */
+    mf_pi_config_t pi_q;   /* V/A, V/(A s) */
+    float ld_h;            /* d-axis inductance, H (decoupling) */
+    float lq_h;            /* q-axis inductance, H (decoupling) */
+    float flux_wb;         /* PM flux linkage, Wb (back-EMF feed-forward) */
+    bool decouple;         /* add the cross-coupling feed-forward */
+    float v_max_frac;      /* usable fraction of v_bus/sqrt3, (0, 1] */
+} mf_current_config_t;
+
+typedef struct {
+    mf_pi_t pi_d;
+    mf_pi_t pi_q;
+    float v_d;             /* commanded d voltage, V */
+    float v_q;             /* commanded q voltage, V */
+    bool limited;          /* the voltage circle clipped the output */
+} mf_current_t;
+
+int mf_current_config_check(const mf_current_config_t *c);
+void mf_current_reset(mf_current_t *s);
+/* One current-loop step. Currents in A, omega_e in rad/s (electrical),
+ * v_bus in V. Result in s->v_d, s->v_q. */
+void mf_current_step(mf_current_t *s, const mf_current_config_t *c,
+                     float i_d_ref, float i_q_ref, float i_d, float i_q,
+                     float omega_e, float v_bus, float dt_s);
+
+#endif /* MF_CURRENT_H */

@@ -1,0 +1,35 @@
+/* mf_motion.h - velocity and cascaded position loops on the output side.
+ *
+ * Velocity: PI on (v_ref - v) -> torque, anti-windup at +-tau_max_nm.
+ * Position: P on (p_ref - p) -> speed reference (clamped to +-v_max_rad_s,
+ * plus v_ff) -> the velocity loop. Output side of the gearbox: rad, rad/s,
+ * N m.
+ */
+#ifndef MF_MOTION_H
+#define MF_MOTION_H
+
+#include "mf_pi.h"
+
+typedef struct {
+    mf_pi_config_t vel_pi;  /* N m s/rad, N m/rad */
+    float pos_kp;           /* position gain, 1/s, >= 0 */
+    float v_max_rad_s;      /* speed-reference limit of the position loop, > 0 */
+} mf_motion_config_t;
+
+typedef struct {
+    mf_pi_t vel_pi;
+    float v_ref;            /* last speed reference, rad/s */
+    float tau_out;          /* last torque, N m */
+} mf_motion_t;
+
+int mf_motion_config_check(const mf_motion_config_t *c);
+void mf_motion_reset(mf_motion_t *s);
+/* Velocity loop; returns tau_out, N m. */
+float mf_velocity_step(mf_motion_t *s, const mf_motion_config_t *c, float v_ref,
+                       float v_out, float tau_ff, float tau_max_nm, float dt_s);
+/* Position loop cascaded on the velocity loop; returns tau_out, N m. */
+float mf_position_step(mf_motion_t *s, const mf_motion_config_t *c, float p_ref,
+                       float v_ff, float p_out, float v_out, float tau_ff,
+                       float tau_max_nm, float dt_s);
+
+#endif /* MF_MOTION_H */

@@ -1,0 +1,49 @@
+/* mf_muscle.h - Hill-type muscle model driving the joint like a muscle pair.
+ *
+ * An agonist/antagonist pair (flexor, extensor) spans the joint. Each muscle:
+ *   activation   da/dt = (u - a) / tau, tau = tau_act_s if u > a else tau_deact_s
+ *   length       l = l_ref_m - r * p_out          (flexor: r = +moment_arm_m,
+ *   velocity     v = -r * v_out                    extensor: r = -moment_arm_m)
+ *   normalised   l~ = l / l_opt_m, v~ = v / (v_max_lopt_s * l_opt_m)
+ *   force-length f_L = max(0, 1 - ((l~ - 1)/width)^2)
+ *   force-vel.   shortening (v~ < 0): f_V = (1 + v~) / (1 - v~/curv)
+ *                lengthening (v~ >= 0): f_V = ecc - (ecc - 1)(1 - v~)/(1 + v~*7.56/curv)
+ *                (Geyer and Herr 2010 form), f_V >= 0
+ *   passive      f_PE = k_pe * (l~ - 1)^2 for l~ > 1, else 0
+ *   force        F = f_max_n * (a f_L f_V + f_PE), N
+ *   torque       tau = r * F, N m (output side); pair torque = sum
+ * No exp/pow: polynomials and divisions only, so it runs on the M4F as is.
+ */
+#ifndef MF_MUSCLE_H
+#define MF_MUSCLE_H
+
+typedef struct {
+    float f_max_n;        /* maximum isometric force, N, > 0 */
+    float l_opt_m;        /* optimal fibre length, m, > 0 */
+    float l_ref_m;        /* muscle length at p_out = 0, m, > 0 */
+    float moment_arm_m;   /* moment arm, m, > 0 */
+    float v_max_lopt_s;   /* max shortening speed, l_opt/s, > 0 */
+    float width;          /* force-length width, > 0 */
+    float curv;           /* force-velocity curvature, > 0 */
+    float ecc;            /* eccentric force enhancement, >= 1 */
+    float k_pe;           /* passive stiffness (normalised), >= 0 */
+    float tau_act_s;      /* activation time constant, s, > 0 */
+    float tau_deact_s;    /* deactivation time constant, s, > 0 */
+} mf_muscle_config_t;
+
+typedef struct {
+    float act[2];         /* activation of flexor [0] and extensor [1], [0, 1] */
+    float force_n[2];     /* last muscle forces, N */
+    float tau_out;        /* last pair torque, N m, output side */
+} mf_muscle_t;
+
+int mf_muscle_config_check(const mf_muscle_config_t *c);
+void mf_muscle_reset(mf_muscle_t *s);
+/* One step with excitations u_flex, u_ext (clamped to [0, 1]) at output
+ * position p_out (rad) and speed v_out (rad/s). Returns the pair torque in
+ * N m (positive = flexion = increasing p_out), saturated to +-tau_max_nm. */
+float mf_muscle_step(mf_muscle_t *s, const mf_muscle_config_t *c, float u_flex,
+                     float u_ext, float p_out, float v_out, float tau_max_nm,
+                     float dt_s);
+
+#endif /* MF_MUSCLE_H */

@@ -1,0 +1,86 @@
+"""Build the Cython extensions that wrap the myofoc C99 control core.
+
+The core's C sources are compiled with the core's own strict flags (the same
+ones the firmware uses); the Cython-generated glue is compiled with the
+compiler's defaults, since its code is not ours to keep warning-free.
+"""
+from __future__ import annotations
+
+import glob
+import os
+
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+CORE_DIR = os.path.join("actuators", "core")
+PLANT_DIR = os.path.join("actuators", "plant")
+PROTO_DIR = os.path.join("actuators", "protocol")
+
+# The flags every target compiles the core with (DESIGN.md section 1).
+CORE_CFLAGS = [
+    "-std=c99", "-O2", "-ffp-contract=off", "-fno-math-errno",
+    "-Wall", "-Wextra", "-Wpedantic", "-Wconversion", "-Wdouble-promotion", "-Werror",
+]
+GLUE_CFLAGS = ["-O2", "-ffp-contract=off", "-fno-math-errno"]
+
+
+def _c_sources(folder: str) -> list[str]:
+    return sorted(glob.glob(os.path.join(folder, "*.c")))
+
+
+# extension name -> C sources compiled with CORE_CFLAGS and linked in.
+STRICT_SOURCES: dict[str, list[str]] = {
+    "actuators._core": _c_sources(CORE_DIR),
+    "actuators.plant._plant": _c_sources(PLANT_DIR),
+    "actuators._sim": _c_sources(CORE_DIR) + _c_sources(PLANT_DIR),
+}
+
+
+class StrictCoreBuildExt(build_ext):
+    """Compile each extension's C sources with the core flags, then the glue."""
+
+    def build_extension(self, ext: Extension) -> None:
+        strict = STRICT_SOURCES.get(ext.name, [])
+        if strict:
+            objects = self.compiler.compile(
+                strict,
+                output_dir=os.path.join(self.build_temp, ext.name.replace(".", "_")),
+                include_dirs=ext.include_dirs,
+                extra_postargs=CORE_CFLAGS,
+                depends=ext.depends,
+            )
+            ext.extra_objects = list(objects)
+        super().build_extension(ext)
+
+
+def _ext(name: str, pyx: str) -> Extension:
+    return Extension(
+        name,
+        sources=[pyx],
+        include_dirs=[CORE_DIR, PLANT_DIR, PROTO_DIR, numpy.get_include()],
+        depends=glob.glob(os.path.join(CORE_DIR, "*.h")) + glob.glob(os.path.join(PLANT_DIR, "*.h")),
+        extra_compile_args=GLUE_CFLAGS,
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    )
+
+
+EXTENSIONS = [
+    _ext(name, pyx)
+    for name, pyx in [
+        ("actuators._core", "actuators/_core.pyx"),
+        ("actuators.plant._plant", "actuators/plant/_plant.pyx"),
+        ("actuators._sim", "actuators/_sim.pyx"),
+    ]
+    if os.path.exists(pyx)
+]
+
+setup(
+    ext_modules=cythonize(
+        EXTENSIONS,
+        language_level=3,
+        compiler_directives={"boundscheck": False, "wraparound": False, "cdivision": True},
+    ),
+    cmdclass={"build_ext": StrictCoreBuildExt},
+)
