@@ -27,7 +27,9 @@ GLUE_CFLAGS = ["-O2", "-ffp-contract=off", "-fno-math-errno"]
 
 
 def _c_sources(folder: str) -> list[str]:
-    return sorted(glob.glob(os.path.join(folder, "*.c")))
+    """Hand-written C of a folder; Cython's generated ``_*.c`` are not ours."""
+    return sorted(f for f in glob.glob(os.path.join(folder, "*.c"))
+                  if not os.path.basename(f).startswith("_"))
 
 
 # extension name -> C sources compiled with CORE_CFLAGS and linked in.

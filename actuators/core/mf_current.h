@@ -1,10 +1,13 @@
 /* mf_current.h - the dq current controller of FOC.
  *
- * Two PI controllers (d and q) with optional cross-coupling feed-forward
- * (v_d_ff = -omega_e L_q i_q, v_q_ff = omega_e (L_d i_d + flux)), and a
- * voltage-circle limit |v_dq| <= v_max_frac * v_bus/sqrt3 with d-axis
- * priority: v_d gets up to the whole circle, v_q what is left; each PI's
- * anti-windup sees its own axis limit.
+ * Two PI controllers (d and q, see mf_pi.h) with optional cross-coupling
+ * feed-forward from the measured currents
+ *   v_d_ff = -omega_e L_q i_q,  v_q_ff = omega_e (L_d i_d + flux),
+ * and a voltage-circle limit |v_dq| <= v_max = v_max_frac * v_bus/sqrt3 with
+ * d-axis priority: v_d is limited to +-v_max, v_q to
+ * +-sqrt(v_max^2 - v_d^2); each PI's anti-windup sees its own axis limit.
+ * v_bus <= 0 or non-finite: zero voltage, both integrators reset,
+ * limited = true. Cost: one sqrtf, no division.
  */
 #ifndef MF_CURRENT_H
 #define MF_CURRENT_H
@@ -15,9 +18,9 @@
 typedef struct {
     mf_pi_config_t pi_d;   /* V/A, V/(A s) */
     mf_pi_config_t pi_q;   /* V/A, V/(A s) */
-    float ld_h;            /* d-axis inductance, H (decoupling) */
-    float lq_h;            /* q-axis inductance, H (decoupling) */
-    float flux_wb;         /* PM flux linkage, Wb (back-EMF feed-forward) */
+    float ld_h;            /* d-axis inductance, H (decoupling), >= 0 */
+    float lq_h;            /* q-axis inductance, H (decoupling), >= 0 */
+    float flux_wb;         /* PM flux linkage, Wb (back-EMF feed-forward), >= 0 */
     bool decouple;         /* add the cross-coupling feed-forward */
     float v_max_frac;      /* usable fraction of v_bus/sqrt3, (0, 1] */
 } mf_current_config_t;
@@ -30,6 +33,8 @@ typedef struct {
     bool limited;          /* the voltage circle clipped the output */
 } mf_current_t;
 
+/* Validate: both PI configs, inductances and flux finite and >= 0,
+ * v_max_frac in (0, 1]. Returns MF_OK, MF_ENULL or MF_EINVAL. */
 int mf_current_config_check(const mf_current_config_t *c);
 void mf_current_reset(mf_current_t *s);
 /* One current-loop step. Currents in A, omega_e in rad/s (electrical),

@@ -25,14 +25,16 @@ void mf_inv_park(float d, float q, float sin_e, float cos_e, float *alpha_p, flo
  * Linear for |v_alpha + j v_beta| <= v_bus/sqrt3: the average phase-to-neutral
  * voltages (d_x - mean(d)) * v_bus reproduce the commanded alpha/beta voltage.
  * Beyond that the vector is scaled back to the hexagon edge keeping its angle
- * (graceful over-modulation). v_bus <= 0 or non-finite input gives duties of
- * 0.5 (zero voltage) and returns false. Returns true when the command was
- * realised without over-modulation. */
+ * (graceful over-modulation). v_bus <= 0 (or subnormal) or non-finite input
+ * gives duties of 0.5 (zero voltage) and returns false. Returns true when the
+ * command was realised without over-modulation (inside the hexagon). */
 bool mf_svpwm(float v_alpha, float v_beta, float v_bus, float *d_a_p, float *d_b_p, float *d_c_p);
 
 /* Dead-time compensation: add sign(i_x) * dead_frac to each duty, where
  * dead_frac = t_dead / T_pwm; a linear ramp for |i_x| < i_band_a avoids
- * chatter at zero crossing. Duties stay in [0, 1]. */
+ * chatter at zero crossing. Duties stay in [0, 1]. A NaN current gets no
+ * compensation, a NaN duty becomes 0.5, a NaN or negative dead_frac adds
+ * nothing, and i_band_a <= 0 (or NaN) means a hard sign. */
 void mf_deadtime_comp(float duty[3], const float i_abc[3], float dead_frac, float i_band_a);
 
 #endif /* MF_FOC_H */

@@ -3,6 +3,8 @@
  * tau_out = kp (p_des - p) + kd (v_des - v) + tau_ff, saturated to
  * +-tau_max_nm. Positions in rad, speeds in rad/s, torques in N m, all on the
  * output (link) side of the gearbox.
+ * Safety: a negative or NaN kp/kd counts as 0; a NaN sum (a NaN input) and
+ * tau_max_nm < 0 or NaN give tau_out = 0.
  */
 #ifndef MF_IMPEDANCE_H
 #define MF_IMPEDANCE_H

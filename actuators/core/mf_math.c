@@ -140,6 +140,11 @@ float mf_atan2f(float y, float x)
     if (!mf_isfinitef(x) || !mf_isfinitef(y)) {
         return (x - x) + (y - y);
     }
+    if (mf_maxf(ax, ay) > 1.0e38f) {
+        /* keep num + den in mf_atan_unit from overflowing (exact scaling) */
+        ax *= 0.25f;
+        ay *= 0.25f;
+    }
     if (ay <= ax) {
         if (ax == 0.0f) {
             r = 0.0f;

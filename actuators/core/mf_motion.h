@@ -1,9 +1,11 @@
 /* mf_motion.h - velocity and cascaded position loops on the output side.
  *
- * Velocity: PI on (v_ref - v) -> torque, anti-windup at +-tau_max_nm.
- * Position: P on (p_ref - p) -> speed reference (clamped to +-v_max_rad_s,
- * plus v_ff) -> the velocity loop. Output side of the gearbox: rad, rad/s,
- * N m.
+ * Velocity: PI on (v_ref - v) plus tau_ff -> torque, anti-windup at
+ * +-tau_max_nm (mf_pi.h).
+ * Position: v_ref = clamp(pos_kp (p_ref - p) + v_ff, +-v_max_rad_s) -> the
+ * velocity loop, so |v_ref| <= v_max_rad_s always. A non-finite position
+ * error or v_ff counts as 0. Output side of the gearbox: rad, rad/s, N m.
+ * tau_max_nm < 0 or NaN gives zero torque (see mf_pi_step).
  */
 #ifndef MF_MOTION_H
 #define MF_MOTION_H
@@ -22,6 +24,7 @@ typedef struct {
     float tau_out;          /* last torque, N m */
 } mf_motion_t;
 
+/* Validate: vel_pi gains, pos_kp finite >= 0, v_max_rad_s finite > 0. */
 int mf_motion_config_check(const mf_motion_config_t *c);
 void mf_motion_reset(mf_motion_t *s);
 /* Velocity loop; returns tau_out, N m. */
