@@ -17,6 +17,7 @@ from setuptools.command.build_ext import build_ext
 CORE_DIR = os.path.join("actuators", "core")
 PLANT_DIR = os.path.join("actuators", "plant")
 PROTO_DIR = os.path.join("actuators", "protocol")
+SIM_DIR = os.path.join("actuators", "simcore")
 
 # The flags every target compiles the core with (DESIGN.md section 1).
 CORE_CFLAGS = [
@@ -36,7 +37,7 @@ def _c_sources(folder: str) -> list[str]:
 STRICT_SOURCES: dict[str, list[str]] = {
     "actuators._core": _c_sources(CORE_DIR),
     "actuators.plant._plant": _c_sources(PLANT_DIR),
-    "actuators._sim": _c_sources(CORE_DIR) + _c_sources(PLANT_DIR),
+    "actuators._sim": _c_sources(CORE_DIR) + _c_sources(PLANT_DIR) + _c_sources(SIM_DIR),
 }
 
 
@@ -58,11 +59,16 @@ class StrictCoreBuildExt(build_ext):
 
 
 def _ext(name: str, pyx: str) -> Extension:
+    # Every C source and header counts as a dependency, so that editing one
+    # relinks the extension (setuptools otherwise keeps the old .so).
+    depends = STRICT_SOURCES.get(name, []) + glob.glob(os.path.join("actuators", "*.pxi"))
+    for folder in (CORE_DIR, PLANT_DIR, SIM_DIR):
+        depends += glob.glob(os.path.join(folder, "*.h"))
     return Extension(
         name,
         sources=[pyx],
-        include_dirs=[CORE_DIR, PLANT_DIR, PROTO_DIR, numpy.get_include()],
-        depends=glob.glob(os.path.join(CORE_DIR, "*.h")) + glob.glob(os.path.join(PLANT_DIR, "*.h")),
+        include_dirs=[CORE_DIR, PLANT_DIR, SIM_DIR, PROTO_DIR, numpy.get_include()],
+        depends=depends,
         extra_compile_args=GLUE_CFLAGS,
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
@@ -76,6 +82,8 @@ EXTENSIONS = [
         ("actuators._sim", "actuators/_sim.pyx"),
     ]
     if os.path.exists(pyx)
+    # MYOFOC_ONLY=actuators._core builds just the named extension(s), for development.
+    and (not os.environ.get("MYOFOC_ONLY") or name in os.environ["MYOFOC_ONLY"].split(","))
 ]
 
 setup(

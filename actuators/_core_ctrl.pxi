@@ -1,1 +1,308 @@
-# placeholder: filled by the ctrl binding
+# Binding of mf_ctrl.h: the whole actuator controller (one current-loop step
+# per PWM period). Thin: every computation is the C core's. Uses the struct
+# declarations of the pxi files included before this one.
+
+from libc.stdint cimport uint8_t, uint16_t, uint32_t
+from libc.stdlib cimport malloc, free
+
+cdef extern from "mf_ctrl.h":
+    ctypedef struct mf_ctrl_config_t:
+        float pwm_period_s
+        uint32_t outer_div
+        bint three_shunt
+        float adc_i_gain_a
+        float adc_i_offset
+        float adc_vbus_gain_v
+        float dead_time_s
+        float deadtime_i_band_a
+        float latency_steps
+        uint32_t pole_pairs
+        float flux_wb
+        float gear_ratio
+        float i_limit_a
+        float tau_out_max_nm
+        mf_current_config_t current
+        mf_estimator_config_t estimator
+        mf_motion_config_t motion
+        mf_muscle_config_t muscle
+        mf_protect_config_t protect
+    ctypedef struct mf_ctrl_cmd_t:
+        uint8_t mode
+        float i_d_ref
+        float i_q_ref
+        float v_d_ref
+        float v_q_ref
+        bint force_angle
+        float theta_e_force
+        float v_out_ref
+        float p_out_ref
+        float tau_ff_nm
+        mf_impedance_cmd_t imp
+        float u_flex
+        float u_ext
+    ctypedef struct mf_ctrl_sense_t:
+        uint16_t adc_i[3]
+        uint16_t adc_vbus
+        uint32_t enc_count
+        float temp_motor_c
+        float temp_fet_c
+    ctypedef struct mf_ctrl_pwm_t:
+        float duty[3]
+        bint pwm_enable
+    ctypedef struct mf_ctrl_t:
+        float kt_nm_a
+        bint config_ok
+        mf_estimator_t est
+        mf_current_t cur
+        mf_motion_t motion
+        mf_impedance_t imp
+        mf_muscle_t muscle
+        mf_protect_t prot
+        mf_ctrl_cmd_t cmd
+        uint8_t active_mode
+        uint32_t step_count
+        uint32_t cmd_rejects
+        float i_abc[3]
+        float i_d
+        float i_q
+        float i_d_ref
+        float i_q_ref
+        float v_bus
+        float temp_motor_c
+        float temp_fet_c
+        float p_out
+        float v_out
+        float tau_out_ref
+        float tau_out_est
+        mf_ctrl_pwm_t pwm
+    const char *mf_ctrl_config_problem(const mf_ctrl_config_t *c) nogil
+    int mf_ctrl_init(mf_ctrl_t *s, const mf_ctrl_config_t *c) nogil
+    int mf_ctrl_command(mf_ctrl_t *s, const mf_ctrl_config_t *c, const mf_ctrl_cmd_t *cmd) nogil
+    uint32_t mf_ctrl_step(mf_ctrl_t *s, const mf_ctrl_config_t *c, const mf_ctrl_sense_t *inp,
+                          mf_ctrl_pwm_t *out) nogil
+    uint32_t mf_ctrl_clear_faults(mf_ctrl_t *s, const mf_ctrl_config_t *c) nogil
+    void mf_ctrl_estop(mf_ctrl_t *s) nogil
+    uint32_t mf_ctrl_run(mf_ctrl_t *s, const mf_ctrl_config_t *c, const mf_ctrl_sense_t *inp,
+                         mf_ctrl_pwm_t *out, uint32_t n) nogil
+    enum:
+        MF_MODE_IDLE, MF_MODE_VOLTAGE, MF_MODE_CURRENT, MF_MODE_VELOCITY, MF_MODE_POSITION,
+        MF_MODE_IMPEDANCE, MF_MODE_MUSCLE, MF_MODE_COUNT
+
+MODE_IDLE = MF_MODE_IDLE
+MODE_VOLTAGE = MF_MODE_VOLTAGE
+MODE_CURRENT = MF_MODE_CURRENT
+MODE_VELOCITY = MF_MODE_VELOCITY
+MODE_POSITION = MF_MODE_POSITION
+MODE_IMPEDANCE = MF_MODE_IMPEDANCE
+MODE_MUSCLE = MF_MODE_MUSCLE
+
+# Command fields by name -> their default; the command is set as a whole.
+_CMD_FIELDS = ("i_d_ref", "i_q_ref", "v_d_ref", "v_q_ref", "force_angle", "theta_e_force",
+               "v_out_ref", "p_out_ref", "tau_ff_nm", "p_des", "v_des", "kp", "kd", "tau_ff",
+               "u_flex", "u_ext")
+_CMD_STATUS = {0: "ok", -3: "refused: a field is non-finite or out of range",
+               -4: "refused: a fault is latched or the config is invalid"}
+
+
+def _ctrl_config_dict(config):
+    """A CtrlConfig (or a nested dict of the C field names) as a dict."""
+    if hasattr(config, "as_dict"):
+        return config.as_dict()
+    return dict(config)
+
+
+cdef class Controller:
+    """The actuator controller of the firmware (mf_ctrl_t + its config).
+
+    ``Controller(CtrlConfig)``; ``command(mode, **fields)`` sets the command
+    (fields: see mf_ctrl_cmd_t, SI units, output side for p/v/tau);
+    ``step(adc_i, adc_vbus, enc_count, temp_motor_c, temp_fet_c)`` runs one
+    current-loop period and returns the fault bits; ``run(...)`` runs many
+    periods in C without the GIL. An invalid config raises ValueError naming
+    the field; the C controller then holds the CONFIG fault and its output
+    stays in the safe state.
+    """
+    cdef mf_ctrl_t s
+    cdef mf_ctrl_config_t c
+
+    def __init__(self, config):
+        cdef const char *bad
+        cdef dict d = _ctrl_config_dict(config)
+        self.c = d
+        bad = mf_ctrl_config_problem(&self.c)
+        mf_ctrl_init(&self.s, &self.c)
+        if bad != NULL:
+            field = bad.decode()
+            if field in ("current", "estimator", "motion", "muscle", "protect"):
+                raise ValueError(f"CtrlConfig.{field} is invalid: {d[field]!r} "
+                                 f"(see actuators/core/mf_{field}.h for each field's range)")
+            raise ValueError(f"CtrlConfig.{field} = {d.get(field)!r} is out of range "
+                             f"(see actuators/core/mf_ctrl.h)")
+
+    @property
+    def config(self) -> dict:
+        """The C config as a nested dict (what the core runs with)."""
+        return self.c
+
+    def command(self, int mode, **fields) -> int:
+        """Set the command; returns 0, or raises ValueError when the core refuses it."""
+        cdef mf_ctrl_cmd_t m
+        cdef int rc
+        unknown = set(fields) - set(_CMD_FIELDS)
+        if unknown:
+            raise TypeError(f"unknown command fields {sorted(unknown)}; known: {_CMD_FIELDS}")
+        if mode < 0 or mode >= MF_MODE_COUNT:
+            raise ValueError(f"mode {mode} is not a mode (0..{MF_MODE_COUNT - 1})")
+        m.mode = <uint8_t>mode
+        m.i_d_ref = fields.get("i_d_ref", 0.0)
+        m.i_q_ref = fields.get("i_q_ref", 0.0)
+        m.v_d_ref = fields.get("v_d_ref", 0.0)
+        m.v_q_ref = fields.get("v_q_ref", 0.0)
+        m.force_angle = bool(fields.get("force_angle", False))
+        m.theta_e_force = fields.get("theta_e_force", 0.0)
+        m.v_out_ref = fields.get("v_out_ref", 0.0)
+        m.p_out_ref = fields.get("p_out_ref", 0.0)
+        m.tau_ff_nm = fields.get("tau_ff_nm", 0.0)
+        m.imp.p_des = fields.get("p_des", 0.0)
+        m.imp.v_des = fields.get("v_des", 0.0)
+        m.imp.kp = fields.get("kp", 0.0)
+        m.imp.kd = fields.get("kd", 0.0)
+        m.imp.tau_ff = fields.get("tau_ff", 0.0)
+        m.u_flex = fields.get("u_flex", 0.0)
+        m.u_ext = fields.get("u_ext", 0.0)
+        rc = mf_ctrl_command(&self.s, &self.c, &m)
+        if rc != 0:
+            raise ValueError(f"command {fields} in mode {mode} {_CMD_STATUS.get(rc, rc)}")
+        return rc
+
+    def step(self, adc_i, int adc_vbus, unsigned int enc_count, float temp_motor_c=25.0,
+             float temp_fet_c=25.0):
+        """One current-loop period; returns the latched fault bits."""
+        cdef mf_ctrl_sense_t inp
+        cdef mf_ctrl_pwm_t out
+        inp.adc_i[0] = adc_i[0]
+        inp.adc_i[1] = adc_i[1]
+        inp.adc_i[2] = adc_i[2]
+        inp.adc_vbus = adc_vbus
+        inp.enc_count = enc_count
+        inp.temp_motor_c = temp_motor_c
+        inp.temp_fet_c = temp_fet_c
+        return mf_ctrl_step(&self.s, &self.c, &inp, &out)
+
+    def run(self, adc_i, adc_vbus, enc_count, temp_motor_c, temp_fet_c):
+        """n current-loop periods over arrays (adc_i (n, 3) counts, the rest (n,)),
+        in C without the GIL. Returns (duty (n, 3) float32, pwm_enable (n,) bool,
+        fault bits after the last step)."""
+        cdef cnp.ndarray[cnp.uint16_t, ndim=2] a_i = np.ascontiguousarray(adc_i, dtype=np.uint16)
+        cdef Py_ssize_t n = a_i.shape[0]
+        cdef cnp.ndarray[cnp.uint16_t, ndim=1] a_v = np.ascontiguousarray(
+            np.broadcast_to(adc_vbus, (n,)), dtype=np.uint16)
+        cdef cnp.ndarray[cnp.uint32_t, ndim=1] a_e = np.ascontiguousarray(
+            np.broadcast_to(enc_count, (n,)), dtype=np.uint32)
+        cdef cnp.ndarray[cnp.float32_t, ndim=1] a_tm = np.ascontiguousarray(
+            np.broadcast_to(temp_motor_c, (n,)), dtype=np.float32)
+        cdef cnp.ndarray[cnp.float32_t, ndim=1] a_tf = np.ascontiguousarray(
+            np.broadcast_to(temp_fet_c, (n,)), dtype=np.float32)
+        cdef cnp.ndarray[cnp.float32_t, ndim=2] duty = np.empty((n, 3), dtype=np.float32)
+        cdef cnp.ndarray[cnp.uint8_t, ndim=1] en = np.empty(n, dtype=np.uint8)
+        cdef mf_ctrl_sense_t *inp
+        cdef mf_ctrl_pwm_t *out
+        cdef Py_ssize_t k
+        cdef uint32_t faults = self.s.prot.faults
+        if a_i.shape[1] != 3:
+            raise ValueError(f"adc_i must have shape (n, 3), got {adc_i.shape}")
+        inp = <mf_ctrl_sense_t *>malloc(max(n, 1) * sizeof(mf_ctrl_sense_t))
+        out = <mf_ctrl_pwm_t *>malloc(max(n, 1) * sizeof(mf_ctrl_pwm_t))
+        if inp == NULL or out == NULL:
+            free(inp)
+            free(out)
+            raise MemoryError()
+        try:
+            with nogil:
+                for k in range(n):
+                    inp[k].adc_i[0] = a_i[k, 0]
+                    inp[k].adc_i[1] = a_i[k, 1]
+                    inp[k].adc_i[2] = a_i[k, 2]
+                    inp[k].adc_vbus = a_v[k]
+                    inp[k].enc_count = a_e[k]
+                    inp[k].temp_motor_c = a_tm[k]
+                    inp[k].temp_fet_c = a_tf[k]
+                faults = mf_ctrl_run(&self.s, &self.c, inp, out, <uint32_t>n)
+                for k in range(n):
+                    duty[k, 0] = out[k].duty[0]
+                    duty[k, 1] = out[k].duty[1]
+                    duty[k, 2] = out[k].duty[2]
+                    en[k] = out[k].pwm_enable
+        finally:
+            free(inp)
+            free(out)
+        return duty, en.astype(bool), faults
+
+    def clear_faults(self) -> int:
+        """Clear the faults whose cause is gone; returns the bits that remain."""
+        return mf_ctrl_clear_faults(&self.s, &self.c)
+
+    def estop(self) -> None:
+        """Latch an emergency stop."""
+        mf_ctrl_estop(&self.s)
+
+    @property
+    def faults(self) -> int:
+        return self.s.prot.faults
+
+    @property
+    def first_fault(self) -> int:
+        return self.s.prot.first_fault
+
+    @property
+    def mode(self) -> int:
+        """The mode the last step ran."""
+        return self.s.active_mode
+
+    @property
+    def commanded_mode(self) -> int:
+        return self.s.cmd.mode
+
+    @property
+    def cmd_rejects(self) -> int:
+        return self.s.cmd_rejects
+
+    @property
+    def step_count(self) -> int:
+        return self.s.step_count
+
+    @property
+    def kt_nm_a(self) -> float:
+        """Motor torque constant 1.5 p flux, N m/A."""
+        return self.s.kt_nm_a
+
+    @property
+    def duty(self):
+        return (self.s.pwm.duty[0], self.s.pwm.duty[1], self.s.pwm.duty[2])
+
+    @property
+    def pwm_enable(self) -> bool:
+        return self.s.pwm.pwm_enable
+
+    @property
+    def derate(self) -> float:
+        return self.s.prot.derate
+
+    def signals(self) -> dict:
+        """The last step's signals (SI; p/v/tau on the output side)."""
+        return {
+            "i_abc": (self.s.i_abc[0], self.s.i_abc[1], self.s.i_abc[2]),
+            "i_d": self.s.i_d, "i_q": self.s.i_q,
+            "i_d_ref": self.s.i_d_ref, "i_q_ref": self.s.i_q_ref,
+            "v_d": self.s.cur.v_d, "v_q": self.s.cur.v_q,
+            "v_bus": self.s.v_bus,
+            "theta_e": self.s.est.theta_e, "theta_m": self.s.est.theta_m,
+            "omega_m": self.s.est.omega_m, "omega_e": self.s.est.omega_e,
+            "p_out": self.s.p_out, "v_out": self.s.v_out,
+            "tau_out_ref": self.s.tau_out_ref, "tau_out_est": self.s.tau_out_est,
+            "temp_motor_c": self.s.temp_motor_c, "temp_fet_c": self.s.temp_fet_c,
+        }
+
+
+__all__ += ["Controller", "MODE_CURRENT", "MODE_IDLE", "MODE_IMPEDANCE", "MODE_MUSCLE",
+            "MODE_POSITION", "MODE_VELOCITY", "MODE_VOLTAGE"]

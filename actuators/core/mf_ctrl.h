@@ -60,7 +60,7 @@ typedef struct {
 } mf_ctrl_config_t;
 
 typedef struct {
-    mf_mode_t mode;
+    uint8_t mode;               /* mf_mode_t (fixed width: enums are short on arm-none-eabi) */
     float i_d_ref;              /* A (current mode) */
     float i_q_ref;              /* A (current mode) */
     float v_d_ref;              /* V (voltage mode) */
@@ -104,14 +104,17 @@ typedef struct {
     mf_protect_t prot;
     /* command and bookkeeping */
     mf_ctrl_cmd_t cmd;
-    mf_mode_t active_mode;      /* the mode the last step ran */
+    uint8_t active_mode;        /* mf_mode_t the last step ran */
     uint32_t outer_count;       /* steps since the last outer-loop run */
     uint32_t step_count;        /* steps since init */
+    uint32_t cmd_rejects;       /* commands refused by mf_ctrl_command */
     /* last signals, for logging and the state reply */
     float i_abc[3];             /* A */
     float i_d, i_q;             /* A */
     float i_d_ref, i_q_ref;     /* A */
     float v_bus;                /* V */
+    float temp_motor_c;         /* degC, last sensed */
+    float temp_fet_c;           /* degC, last sensed */
     float p_out;                /* rad, output side */
     float v_out;                /* rad/s, output side */
     float tau_out_ref;          /* N m, output side (outer-loop demand) */
@@ -119,17 +122,25 @@ typedef struct {
     mf_ctrl_pwm_t pwm;
 } mf_ctrl_t;
 
+/* Name of the first invalid field of c ("pwm_period_s", ..., or the sub-block
+ * "current", "estimator", "motion", "muscle", "protect"), NULL when valid. */
+const char *mf_ctrl_config_problem(const mf_ctrl_config_t *c);
 /* Validate every config field and clear the state. On MF_EINVAL the
  * controller latches MF_FAULT_CONFIG and every step gives the safe state. */
 int mf_ctrl_init(mf_ctrl_t *s, const mf_ctrl_config_t *c);
-/* Set the command (mode switch resets the outer loops so the torque does not
- * jump). Non-finite fields latch MF_FAULT_BAD_INPUT. Feeds the watchdog.
- * Returns MF_OK, MF_ERANGE (rejected, nothing changed) or MF_ESTATE. */
+/* Set the command. A mode switch is bumpless: the velocity integrator starts
+ * from the torque being produced. Setpoints beyond the limits are clamped in
+ * the step. A command with a non-finite field, an unknown mode, negative
+ * gains or excitations outside [0, 1] is refused: MF_ERANGE, nothing changes,
+ * the watchdog is not fed and cmd_rejects counts it. A command other than
+ * IDLE while a fault is latched or the config was refused gives MF_ESTATE.
+ * An accepted command feeds the watchdog and returns MF_OK. */
 int mf_ctrl_command(mf_ctrl_t *s, const mf_ctrl_config_t *c, const mf_ctrl_cmd_t *cmd);
 /* One current-loop period. Returns the latched fault bits (0 = healthy). */
 uint32_t mf_ctrl_step(mf_ctrl_t *s, const mf_ctrl_config_t *c,
                       const mf_ctrl_sense_t *in, mf_ctrl_pwm_t *out);
-/* Try to clear latched faults; returns the bits that remain. */
+/* Try to clear latched faults; returns the bits that remain. A fault always
+ * drops the command to MF_MODE_IDLE, so clearing never restarts motion. */
 uint32_t mf_ctrl_clear_faults(mf_ctrl_t *s, const mf_ctrl_config_t *c);
 /* Latch an emergency stop. */
 void mf_ctrl_estop(mf_ctrl_t *s);

@@ -5,15 +5,43 @@
  * every current-loop period before the output is computed, so a fault puts
  * the output in its safe state in the same period it is detected.
  *
- * I2t: x' = (i^2 - x)/tau_i2t_s with i = |i_dq| (peak phase current, A); trip
- * when x > i_cont_a^2. A constant current i > i_cont_a trips after
- * t = -tau_i2t_s * ln(1 - i_cont_a^2 / i^2).
- * Thermal derating: the current limit scales linearly from 1 at
- * temp_derate_c to 0 at temp_max_c; at temp_max_c the fault trips.
- * Encoder stuck: the back-EMF speed estimate |v_q - R i_q| / flux exceeds
- * omega_e_stuck_rad_s while the count has not changed for enc_stuck_s.
- * Encoder jump: one update moves more than enc_jump_counts.
- * Command timeout: mf_protect_feed() not called for cmd_timeout_s while armed.
+ * Trips (checked in every step; a NaN/Inf input trips BAD_INPUT only and the
+ * checks that need it are skipped for that step):
+ * - Over-current: any |i_abc[k]| > i_max_a.
+ * - I2t: x' = (i^2 - x)/tau_i2t_s with i^2 = i_d^2 + i_q^2 (peak phase
+ *   current, A); trip when x > i_cont_a^2. A constant current i > i_cont_a
+ *   trips after t = -tau_i2t_s * ln(1 - i_cont_a^2 / i^2); i <= i_cont_a never
+ *   trips. Discretised by backward Euler, x += (i^2 - x) dt/(tau + dt)
+ *   (unconditionally stable; trip time relative error ~ dt/(2 tau)), summed
+ *   with a compensation term (Kahan) so that the tiny increments of a long
+ *   tau are not lost to float rounding, and kept between x and i^2.
+ * - Over/under-voltage: v_bus > v_bus_max_v / v_bus < v_bus_min_v.
+ * - Over-temperature: T = max(temp_motor_c, temp_fet_c) >= temp_max_c.
+ *   Thermal derating: derate = (temp_max_c - T)/(temp_max_c - temp_derate_c)
+ *   clamped to [0, 1] (1 below temp_derate_c, 0 from temp_max_c; 0 while a
+ *   temperature is not finite).
+ * - Encoder jump: |enc_delta_counts| > enc_jump_counts.
+ * - Encoder stuck: the back-EMF speed |v_q - r_ohm i_q| / flux_wb, low-passed
+ *   (first order, tau = enc_stuck_s / 4, backward Euler) into omega_e_emf
+ *   so that a current transient (L di/dt in v_q) does not trip it, exceeds
+ *   omega_e_stuck_rad_s while the count has not changed for >= enc_stuck_s
+ *   (enc_still_s; any count change restarts it).
+ * - Command timeout: while armed, since_cmd_s += dt; trips when
+ *   since_cmd_s >= cmd_timeout_s. While disarmed the watchdog is held at 0.
+ * - Bad input: any input float (or dt_s) NaN/Inf, or dt_s < 0.
+ *
+ * Clear (mf_protect_clear, with the present input) releases a bit when:
+ * over-current: every |i_abc| <= i_max_a; I2t: x < MF_PROTECT_I2T_CLEAR_FRAC
+ * * i_cont_a^2; voltage: v_bus within [v_bus_min_v, v_bus_max_v];
+ * temperature: T < temp_max_c - temp_hyst_c; encoder: |enc_delta_counts| <=
+ * enc_jump_counts and (the count moved or the unfiltered back-EMF speed of
+ * the input <= omega_e_stuck_rad_s), and then the stuck timer and filter
+ * restart; timeout: mf_protect_feed() was called after the trip; bad input:
+ * every input float finite; e-stop: always; config: never (only
+ * mf_protect_reset() clears it).
+ * first_fault: the lowest bit among those that tripped in the step (or trip
+ * call) that took faults from 0 to non-zero; after a clear it is kept if
+ * still latched, else it becomes the lowest remaining bit (0 when none).
  */
 #ifndef MF_PROTECT_H
 #define MF_PROTECT_H
@@ -31,6 +59,10 @@
 #define MF_FAULT_BAD_INPUT     (1u << 7)  /* NaN/Inf sensor or command */
 #define MF_FAULT_CONFIG        (1u << 8)  /* init refused the config */
 #define MF_FAULT_ESTOP         (1u << 9)  /* emergency stop received */
+#define MF_FAULT_ALL           (0x3FFu)   /* every defined bit; trip() ignores others */
+
+/* An I2t fault clears once x < MF_PROTECT_I2T_CLEAR_FRAC * i_cont_a^2. */
+#define MF_PROTECT_I2T_CLEAR_FRAC 0.8f
 
 typedef enum {
     MF_SAFE_COAST = 0,   /* all switches off: phases float, motor coasts */
@@ -41,18 +73,18 @@ typedef struct {
     float i_max_a;             /* instantaneous phase-current trip, A, > 0 */
     float i_cont_a;            /* continuous current (I2t), A, (0, i_max_a] */
     float tau_i2t_s;           /* I2t filter time constant, s, > 0 */
-    float v_bus_max_v;         /* over-voltage trip, V */
+    float v_bus_max_v;         /* over-voltage trip, V, > v_bus_min_v */
     float v_bus_min_v;         /* under-voltage trip, V, (0, v_bus_max_v) */
     float temp_derate_c;       /* start of linear current derating, degC */
     float temp_max_c;          /* over-temperature trip, degC, > temp_derate_c */
-    float temp_hyst_c;         /* a temperature fault clears below temp_max_c - temp_hyst_c */
-    float r_ohm;               /* phase resistance for the back-EMF check, ohm */
+    float temp_hyst_c;         /* a temperature fault clears below temp_max_c - temp_hyst_c, degC, >= 0 */
+    float r_ohm;               /* phase resistance for the back-EMF check, ohm, >= 0 */
     float flux_wb;             /* PM flux linkage, Wb, > 0 */
-    float omega_e_stuck_rad_s; /* back-EMF speed that must move the encoder, rad/s */
-    float enc_stuck_s;         /* time without counts to call it stuck, s */
-    uint32_t enc_jump_counts;  /* largest plausible count change per update */
+    float omega_e_stuck_rad_s; /* back-EMF speed that must move the encoder, rad/s, > 0 */
+    float enc_stuck_s;         /* time without counts to call it stuck, s, > 0 */
+    uint32_t enc_jump_counts;  /* largest plausible count change per update, >= 1 */
     float cmd_timeout_s;       /* command watchdog, s, > 0 */
-    mf_safe_state_t safe_state;
+    uint8_t safe_state;        /* mf_safe_state_t; a fixed-width field: enums are short on arm-none-eabi */
 } mf_protect_config_t;
 
 typedef struct {
@@ -70,16 +102,20 @@ typedef struct {
     uint32_t faults;      /* latched fault bits */
     uint32_t first_fault; /* the bit that tripped first since the last clear */
     float i2t;            /* filtered i^2, A^2 */
+    float i2t_comp;       /* compensation (lost low-order part) of the i2t sum, A^2 */
     float derate;         /* current-limit scale, [0, 1] */
-    float since_cmd_s;    /* time since the last command, s */
+    float since_cmd_s;    /* time since the last command while armed, s */
     float enc_still_s;    /* time the encoder has not moved, s */
-    float omega_e_emf;    /* filtered back-EMF speed estimate, rad/s */
+    float omega_e_emf;    /* filtered back-EMF speed estimate, rad/s, >= 0 */
+    bool fed_since_timeout; /* mf_protect_feed() called since the last timeout trip */
 } mf_protect_t;
 
+/* MF_OK, MF_ENULL or MF_EINVAL (a field outside the ranges above, or NaN). */
 int mf_protect_config_check(const mf_protect_config_t *c);
+/* Clear everything: no faults, i2t 0, derate 1, timers 0. */
 void mf_protect_reset(mf_protect_t *s);
 /* Check every protection; latches new faults. Returns the latched bits
- * (0 = healthy). Also updates s->derate. */
+ * (0 = healthy). Also updates s->derate. dt_s: time since the last step, s. */
 uint32_t mf_protect_step(mf_protect_t *s, const mf_protect_config_t *c,
                          const mf_protect_input_t *in, float dt_s);
 /* A command arrived: restart the watchdog. */
