@@ -34,10 +34,13 @@ def _c_sources(folder: str) -> list[str]:
 
 
 # extension name -> C sources compiled with CORE_CFLAGS and linked in.
+# The generated CAN codec is part of the core (mf_app packs and unpacks frames).
+CODEC_SOURCES = [os.path.join(PROTO_DIR, "myofoc_can.c")]
+
 STRICT_SOURCES: dict[str, list[str]] = {
-    "actuators._core": _c_sources(CORE_DIR),
+    "actuators._core": _c_sources(CORE_DIR) + CODEC_SOURCES,
     "actuators.plant._plant": _c_sources(PLANT_DIR),
-    "actuators._sim": _c_sources(CORE_DIR) + _c_sources(PLANT_DIR) + _c_sources(SIM_DIR),
+    "actuators._sim": _c_sources(CORE_DIR) + CODEC_SOURCES + _c_sources(PLANT_DIR) + _c_sources(SIM_DIR),
 }
 
 
@@ -62,7 +65,7 @@ def _ext(name: str, pyx: str) -> Extension:
     # Every C source and header counts as a dependency, so that editing one
     # relinks the extension (setuptools otherwise keeps the old .so).
     depends = STRICT_SOURCES.get(name, []) + glob.glob(os.path.join("actuators", "*.pxi"))
-    for folder in (CORE_DIR, PLANT_DIR, SIM_DIR):
+    for folder in (CORE_DIR, PLANT_DIR, SIM_DIR, PROTO_DIR):
         depends += glob.glob(os.path.join(folder, "*.h"))
     return Extension(
         name,
@@ -70,6 +73,7 @@ def _ext(name: str, pyx: str) -> Extension:
         include_dirs=[CORE_DIR, PLANT_DIR, SIM_DIR, PROTO_DIR, numpy.get_include()],
         depends=depends,
         extra_compile_args=GLUE_CFLAGS,
+        libraries=["m"],  # the plant uses libm (the core itself does not)
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
 

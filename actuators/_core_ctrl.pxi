@@ -139,6 +139,10 @@ cdef class Controller:
             raise ValueError(f"CtrlConfig.{field} = {d.get(field)!r} is out of range "
                              f"(see actuators/core/mf_ctrl.h)")
 
+    def config_bytes(self) -> bytes:
+        """The validated mf_ctrl_config_t as raw bytes (for the closed-loop simulator)."""
+        return (<char *>&self.c)[:sizeof(mf_ctrl_config_t)]
+
     @property
     def config(self) -> dict:
         """The C config as a nested dict (what the core runs with)."""
