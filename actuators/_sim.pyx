@@ -51,8 +51,12 @@ cdef extern from "mf_sim.h":
         double v_bus_v
         double tau_ext_nm
         double temp_winding_c
+        double i_d
+        double i_q
         double theta_m
         double omega_m
+        double theta_l
+        double omega_l
     ctypedef struct mf_sim_node_t:
         mf_ctrl_config_t ccfg
         mf_plant_params_t pp
@@ -171,6 +175,12 @@ cdef class Bank:
 
     def t_s(self, uint32_t i) -> float:
         return self._node(i).plant.t_s
+
+    def plant_state(self, uint32_t i) -> dict:
+        """Node i's plant states (SI)."""
+        cdef mf_plant_t *p = &self._node(i).plant
+        return {"i_d": p.i_d, "i_q": p.i_q, "theta_m": p.theta_m, "omega_m": p.omega_m,
+                "theta_l": p.theta_l, "omega_l": p.omega_l, "temp_winding_c": p.temp_winding_c}
 
     def run(self, uint32_t n_steps, double dt_s, uint32_t decim=1, bint record=True):
         """Run every node n_steps periods. Returns (steps done, bad node or -1,

@@ -171,9 +171,9 @@ class SimBank:
             return [self._empty() for _ in range(self.n)] if record else None
         done, bad, out = self._bank.run(int(n_steps), self.dt_s, int(decimate), record)
         if done < n_steps:
-            raise PlantDivergedError(int(done), self.t_s + (done + 1) * self.dt_s,
-                                     {"node": float(bad), "t_s": float(self._bank.t_s(bad)),
-                                      "omega_m": float("nan")})
+            raise PlantDivergedError(int(round(self.t_s / self.dt_s)) + int(done),
+                                     self.t_s + (done + 1) * self.dt_s,
+                                     {"actuator": float(bad), **self._bank.plant_state(bad)})
         self.t_s += n_steps * self.dt_s
         if not record:
             return None
