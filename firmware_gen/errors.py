@@ -1,0 +1,35 @@
+"""The firmware_gen package's exceptions."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["BoardFileError", "Problem"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a board file: the table (dotted path), the key
+    ("" for the table itself), what is wrong and what is allowed."""
+
+    table: str
+    key: str
+    problem: str
+    allowed: str
+
+    def format(self, path: str) -> str:
+        """``FILE: [table] key: problem (allowed: ...)``."""
+        where = f"[{self.table}] {self.key}" if self.key else f"[{self.table}]"
+        return f"{path}: {where}: {self.problem} (allowed: {self.allowed})"
+
+
+class BoardFileError(ValueError):
+    """A board file that cannot be read or breaks the schema.
+
+    ``path`` is the file, ``problems`` every :class:`Problem` found (one per
+    line of the message, each naming the file, the table, the key and the
+    allowed range or type)."""
+
+    def __init__(self, path: str, problems: list[Problem] | tuple[Problem, ...]) -> None:
+        self.path = str(path)
+        self.problems = tuple(problems)
+        super().__init__("\n".join(p.format(self.path) for p in self.problems))
