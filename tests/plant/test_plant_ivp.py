@@ -10,7 +10,7 @@ import pytest
 
 from actuators.plant import (GearboxParams, LoadParams, MotorParams, Plant, PlantParams,
                              TendonParams, ThermalParams)
-from plant_reference import simulate_ivp
+from .plant_reference import simulate_ivp
 
 DT = 25e-6
 
