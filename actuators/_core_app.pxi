@@ -4,7 +4,7 @@
 # _core_ctrl.pxi (included before this file).
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
 cdef extern from "mf_params.h":
     ctypedef struct mf_mit_ranges_t:
@@ -166,6 +166,16 @@ cdef class App:
         bad = mf_ctrl_config_problem(&cfg.ctrl)
         if bad != NULL:
             raise ValueError(f"CtrlConfig.{bad.decode()} is out of range (see actuators/core/mf_ctrl.h)")
+
+    def config_bytes(self) -> bytes:
+        """The mf_app_config_t this node runs with (its controller config and
+        app params, parameter writes included) as raw bytes, for the
+        closed-loop simulator (actuators._sim)."""
+        cdef mf_app_config_t cfg
+        memset(&cfg, 0, sizeof(mf_app_config_t))
+        cfg.ctrl = self.a.ctrl_cfg
+        cfg.app = self.a.par
+        return (<char *>&cfg)[:sizeof(mf_app_config_t)]
 
     # ---- frames ---------------------------------------------------------
     def on_frame(self, unsigned int can_id, data, bint fd=False) -> int:

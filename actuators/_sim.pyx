@@ -1,12 +1,15 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """Thin binding of the closed-loop simulator (actuators/simcore/mf_sim.h).
 
-A bank of simulated actuators (controller + plant each) stepped together in
-one C loop without the GIL. Configs arrive as the raw C structs validated by
-``actuators.core.Controller`` and ``actuators.plant._plant.PlantCore``
-(``config_bytes()`` / ``params_bytes()``), so no config logic lives here.
+A bank of simulated actuators (the firmware application mf_app_t + plant
+each) stepped together in one C loop without the GIL. Configs arrive as the
+raw C structs validated by ``actuators.core.App`` and
+``actuators.plant._plant.PlantCore`` (``config_bytes()`` / ``params_bytes()``),
+so no config logic lives here. Frames go in and out through the firmware's
+own dispatch (mf_app_on_frame, mf_app_tx_pop); direct commands through
+mf_sim_command.
 """
-from libc.stdint cimport uint8_t, uint32_t, uint64_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy
 
@@ -44,6 +47,7 @@ cdef extern from "mf_sim.h":
         uint32_t faults
     ctypedef struct mf_ctrl_t:
         mf_protect_t prot
+        mf_ctrl_cmd_t cmd
         uint32_t cmd_rejects
         uint8_t active_mode
     ctypedef struct mf_plant_t:
@@ -57,12 +61,50 @@ cdef extern from "mf_sim.h":
         double omega_m
         double theta_l
         double omega_l
-    ctypedef struct mf_sim_node_t:
-        mf_ctrl_config_t ccfg
-        mf_plant_params_t pp
+        double theta_out_rad
+        double omega_out_rad_s
+        double tau_out_nm
+    ctypedef struct mf_app_config_t:
+        pass
+    ctypedef struct mf_app_frame_t:
+        uint32_t id
+        uint8_t len
+        bint fd
+        uint8_t data[64]
+    ctypedef struct mf_app_counters_t:
+        uint32_t rx_ok
+        uint32_t rx_ignored
+        uint32_t rx_unknown_id
+        uint32_t rx_bad_length
+        uint32_t rx_out_of_range
+        uint32_t rx_non_finite
+        uint32_t rx_wrong_state
+        uint32_t rx_reject
+        uint32_t tx_queued
+        uint32_t tx_overflow
+    ctypedef struct mf_app_params_t:
+        uint8_t node_id
+        uint8_t group_id
+        uint8_t group_slot
+        float heartbeat_period_s
+    ctypedef struct mf_app_t:
+        mf_ctrl_config_t ctrl_cfg
+        mf_app_params_t par
+        bint init_ok
         mf_ctrl_t ctrl
+        uint8_t state
+        uint8_t control_seq
+        uint8_t last_estop_source
+        uint32_t uptime_ms
+        bint save_pending
+        uint8_t tx_count
+        mf_app_counters_t cnt
+    ctypedef struct mf_sim_node_t:
+        mf_app_t app
+        mf_plant_params_t pp
         mf_plant_t plant
         uint32_t faults
+        uint32_t tick_div
     ctypedef struct mf_sim_sample_t:
         double t_s
         float i_d, i_q, i_d_ref, i_q_ref, v_d, v_q, theta_e, omega_m_est, p_out_est
@@ -71,15 +113,28 @@ cdef extern from "mf_sim.h":
         double i_abc[3]
         double theta_m, omega_m, tau_e, p_out, v_out, tau_out, p_load, temp_winding_c
         uint32_t faults, mode, pwm_enable
-    int mf_sim_node_init(mf_sim_node_t *n, const mf_ctrl_config_t *ccfg,
+    int mf_sim_node_init(mf_sim_node_t *n, const mf_app_config_t *cfg,
                          const mf_plant_params_t *pp, uint64_t seed) nogil
+    int mf_sim_command(mf_sim_node_t *n, const mf_ctrl_cmd_t *cmd) nogil
+    uint32_t mf_sim_clear_faults(mf_sim_node_t *n) nogil
+    void mf_sim_estop(mf_sim_node_t *n) nogil
     uint32_t mf_sim_run(mf_sim_node_t *nodes, uint32_t n_nodes, uint32_t n_steps, double dt_s,
                         uint32_t decim, mf_sim_sample_t *rec, uint32_t *bad_node) nogil
 
-cdef extern from "mf_ctrl.h":
-    int mf_ctrl_command(mf_ctrl_t *s, const mf_ctrl_config_t *c, const mf_ctrl_cmd_t *cmd) nogil
-    uint32_t mf_ctrl_clear_faults(mf_ctrl_t *s, const mf_ctrl_config_t *c) nogil
-    void mf_ctrl_estop(mf_ctrl_t *s) nogil
+cdef extern from "mf_app.h":
+    int mf_app_on_frame(mf_app_t *a, uint32_t can_id, const uint8_t *data, uint8_t len, bint fd) nogil
+    void mf_app_tick(mf_app_t *a, float dt_s) nogil
+    bint mf_app_tx_pop(mf_app_t *a, mf_app_frame_t *out) nogil
+    uint8_t mf_app_param_read(const mf_app_t *a, uint16_t index, float *value) nogil
+    uint8_t mf_app_param_write(mf_app_t *a, uint16_t index, float value) nogil
+    int mf_app_params_save(const mf_app_t *a, uint8_t *page, size_t len) nogil
+    int mf_app_params_load(mf_app_t *a, const uint8_t *page, size_t len) nogil
+    bint mf_app_save_requested(const mf_app_t *a) nogil
+    void mf_app_save_done(mf_app_t *a, int result) nogil
+
+cdef extern from "mf_params.h":
+    enum:
+        MF_PARAMS_PAGE_MAX
 
 CMD_FIELDS = ("i_d_ref", "i_q_ref", "v_d_ref", "v_q_ref", "force_angle", "theta_e_force",
               "v_out_ref", "p_out_ref", "tau_ff_nm", "p_des", "v_des", "kp", "kd", "tau_ff",
@@ -111,20 +166,23 @@ cdef class Bank:
             raise IndexError(f"node {i} of a bank of {self.n}")
         return &self.nodes[i]
 
-    def init_node(self, uint32_t i, bytes ccfg, bytes pp, uint64_t seed):
-        """Set node i from raw validated configs and a noise seed."""
+    def init_node(self, uint32_t i, bytes app_cfg, bytes pp, uint64_t seed):
+        """Set node i from a raw validated mf_app_config_t (App.config_bytes()),
+        plant params (PlantCore.params_bytes()) and a noise seed. The node is
+        in BOOT until its first tick."""
         cdef mf_sim_node_t *nd = self._node(i)
-        cdef mf_ctrl_config_t c
+        cdef mf_app_config_t c
         cdef mf_plant_params_t p
-        if len(ccfg) != sizeof(mf_ctrl_config_t) or len(pp) != sizeof(mf_plant_params_t):
+        if len(app_cfg) != sizeof(mf_app_config_t) or len(pp) != sizeof(mf_plant_params_t):
             raise ValueError("config bytes do not match this build's C structs")
-        memcpy(&c, <const char *>ccfg, sizeof(mf_ctrl_config_t))
+        memcpy(&c, <const char *>app_cfg, sizeof(mf_app_config_t))
         memcpy(&p, <const char *>pp, sizeof(mf_plant_params_t))
         if mf_sim_node_init(nd, &c, &p, seed) != 0:
-            raise ValueError("the controller or plant refused its config")
+            raise ValueError("the controller, application or plant refused its config")
 
     def command(self, uint32_t i, int mode, **fields) -> int:
-        """mf_ctrl_command on node i; returns its code (0 ok, <0 refused)."""
+        """mf_sim_command on node i (mf_ctrl_command, the state machine
+        follows); returns its code (0 ok, <0 refused)."""
         cdef mf_sim_node_t *nd = self._node(i)
         cdef mf_ctrl_cmd_t m
         unknown = set(fields) - set(CMD_FIELDS)
@@ -149,15 +207,13 @@ cdef class Bank:
         m.imp.tau_ff = fields.get("tau_ff", 0.0)
         m.u_flex = fields.get("u_flex", 0.0)
         m.u_ext = fields.get("u_ext", 0.0)
-        return mf_ctrl_command(&nd.ctrl, &nd.ccfg, &m)
+        return mf_sim_command(nd, &m)
 
     def clear_faults(self, uint32_t i) -> int:
-        cdef mf_sim_node_t *nd = self._node(i)
-        nd.faults = mf_ctrl_clear_faults(&nd.ctrl, &nd.ccfg)
-        return nd.faults
+        return mf_sim_clear_faults(self._node(i))
 
     def estop(self, uint32_t i) -> None:
-        mf_ctrl_estop(&self._node(i).ctrl)
+        mf_sim_estop(self._node(i))
 
     def set_inputs(self, uint32_t i, tau_ext_nm=None, v_bus_v=None) -> None:
         """Plant inputs of node i: external load torque (N m), bus voltage (V)."""
@@ -168,10 +224,14 @@ cdef class Bank:
             nd.plant.v_bus_v = v_bus_v
 
     def faults(self, uint32_t i) -> int:
-        return self._node(i).ctrl.prot.faults
+        return self._node(i).app.ctrl.prot.faults
 
     def mode(self, uint32_t i) -> int:
-        return self._node(i).ctrl.active_mode
+        """The mode the last PWM period ran."""
+        return self._node(i).app.ctrl.active_mode
+
+    def commanded_mode(self, uint32_t i) -> int:
+        return self._node(i).app.ctrl.cmd.mode
 
     def t_s(self, uint32_t i) -> float:
         return self._node(i).plant.t_s
@@ -180,7 +240,113 @@ cdef class Bank:
         """Node i's plant states (SI)."""
         cdef mf_plant_t *p = &self._node(i).plant
         return {"i_d": p.i_d, "i_q": p.i_q, "theta_m": p.theta_m, "omega_m": p.omega_m,
-                "theta_l": p.theta_l, "omega_l": p.omega_l, "temp_winding_c": p.temp_winding_c}
+                "theta_l": p.theta_l, "omega_l": p.omega_l, "temp_winding_c": p.temp_winding_c,
+                "p_out": p.theta_out_rad, "v_out": p.omega_out_rad_s, "tau_out": p.tau_out_nm}
+
+    # ---- the firmware application (CAN side) ------------------------------
+    def on_frame(self, uint32_t i, unsigned int can_id, const uint8_t[::1] data, bint fd=False) -> int:
+        """mf_app_on_frame on node i: 0 accepted, 1 ignored (not for this
+        node), <0 refused (-1 unknown ID / wrong length, -3 out of range or
+        non-finite, -4 wrong state)."""
+        cdef mf_sim_node_t *nd = self._node(i)
+        cdef Py_ssize_t n = data.shape[0]
+        if n > 64:
+            raise ValueError(f"a CAN frame carries at most 64 bytes, got {n}")
+        return mf_app_on_frame(&nd.app, can_id, &data[0] if n > 0 else NULL, <uint8_t>n, fd)
+
+    def on_frame_all(self, unsigned int can_id, const uint8_t[::1] data, bint fd=False) -> tuple:
+        """The frame to every node of the bank (each node's dispatch filters);
+        one on_frame code per node."""
+        cdef Py_ssize_t n = data.shape[0]
+        cdef uint32_t i
+        cdef const uint8_t *p = &data[0] if n > 0 else NULL
+        if n > 64:
+            raise ValueError(f"a CAN frame carries at most 64 bytes, got {n}")
+        return tuple(mf_app_on_frame(&self.nodes[i].app, can_id, p, <uint8_t>n, fd)
+                     for i in range(self.n))
+
+    def tx_pop(self, uint32_t i):
+        """Node i's oldest queued frame as (can_id, data, fd), or None."""
+        cdef mf_sim_node_t *nd = self._node(i)
+        cdef mf_app_frame_t f
+        if not mf_app_tx_pop(&nd.app, &f):
+            return None
+        return (f.id, (<char *>f.data)[:f.len], bool(f.fd))
+
+    def tick(self, uint32_t i, float dt_s) -> None:
+        """mf_app_tick on node i (the main loop; the run ticks by itself every
+        tick_div periods: use this for the boot tick)."""
+        mf_app_tick(&self._node(i).app, dt_s)
+
+    def tick_div(self, uint32_t i) -> int:
+        return self._node(i).tick_div
+
+    def param_read(self, uint32_t i, unsigned int index):
+        """(ParamReply status, value) of a parameter of node i."""
+        cdef float v = 0.0
+        cdef uint8_t st
+        if index > 0xFFFF:
+            return 1, float("nan")
+        st = mf_app_param_read(&self._node(i).app, <uint16_t>index, &v)
+        return st, v
+
+    def param_write(self, uint32_t i, unsigned int index, float value) -> int:
+        """mf_app_param_write on node i: the ParamReply status."""
+        if index > 0xFFFF:
+            return 1
+        return mf_app_param_write(&self._node(i).app, <uint16_t>index, value)
+
+    def params_save(self, uint32_t i) -> bytes:
+        """Node i's page image of the persistent parameters."""
+        cdef uint8_t page[MF_PARAMS_PAGE_MAX]
+        cdef int n = mf_app_params_save(&self._node(i).app, page, MF_PARAMS_PAGE_MAX)
+        if n < 0:
+            raise RuntimeError(f"mf_app_params_save failed ({n})")
+        return (<char *>page)[:n]
+
+    def params_load(self, uint32_t i, const uint8_t[::1] page) -> int:
+        """mf_app_params_load on node i: 0, or -1 bad page / invalid config,
+        -3 a value out of range, -4 wrong state (nothing changed)."""
+        cdef mf_sim_node_t *nd = self._node(i)
+        cdef Py_ssize_t n = page.shape[0]
+        if n == 0:
+            return -1
+        return mf_app_params_load(&nd.app, &page[0], <size_t>n)
+
+    def save_requested(self, uint32_t i) -> bool:
+        """A ParamRequest SAVE waits for the page to be stored."""
+        return mf_app_save_requested(&self._node(i).app)
+
+    def save_done(self, uint32_t i, int rc) -> None:
+        """The page was stored (rc 0) or not: queues the SAVE's ParamReply."""
+        mf_app_save_done(&self._node(i).app, rc)
+
+    def state(self, uint32_t i) -> int:
+        """Heartbeat.node_state: 0 BOOT, 1 IDLE, 2 ARMED, 3 RUNNING, 4 FAULT."""
+        return self._node(i).app.state
+
+    def node_id(self, uint32_t i) -> int:
+        """Node i's CAN node id (the app parameter)."""
+        return self._node(i).app.par.node_id
+
+    def app_info(self, uint32_t i) -> dict:
+        """Node i's application state: node id, group, slot, state,
+        control_seq, last e-stop source, uptime (ms), pending SAVE, TX queue
+        length, init_ok."""
+        cdef mf_app_t *a = &self._node(i).app
+        return {"node_id": a.par.node_id, "group_id": a.par.group_id, "group_slot": a.par.group_slot,
+                "state": a.state, "control_seq": a.control_seq,
+                "last_estop_source": a.last_estop_source, "uptime_ms": a.uptime_ms,
+                "save_pending": bool(a.save_pending), "tx_pending": a.tx_count,
+                "init_ok": bool(a.init_ok)}
+
+    def counters(self, uint32_t i) -> dict:
+        """Node i's receive/transmit counters (rx_reject: total of the rejections)."""
+        cdef mf_app_counters_t c = self._node(i).app.cnt
+        return {"rx_ok": c.rx_ok, "rx_ignored": c.rx_ignored, "rx_unknown_id": c.rx_unknown_id,
+                "rx_bad_length": c.rx_bad_length, "rx_out_of_range": c.rx_out_of_range,
+                "rx_non_finite": c.rx_non_finite, "rx_wrong_state": c.rx_wrong_state,
+                "rx_reject": c.rx_reject, "tx_queued": c.tx_queued, "tx_overflow": c.tx_overflow}
 
     def run(self, uint32_t n_steps, double dt_s, uint32_t decim=1, bint record=True):
         """Run every node n_steps periods. Returns (steps done, bad node or -1,

@@ -1,12 +1,16 @@
 """The simulated actuator: the firmware's control core driving the software plant.
 
-``SimActuator`` runs the very C code of the microcontroller (mf_ctrl_step,
-once per PWM period) against the plant (actuators/plant), in virtual time:
-reproducible bit for bit from the seed, far faster than real time.
-``SimBank`` steps many actuators together in one C loop (a humanoid's 60
-joints). The loop itself is C (actuators/simcore/mf_sim.c); this module
+``SimActuator`` runs the very C code of the microcontroller (the firmware
+application mf_app_t: mf_app_isr once per PWM period around mf_ctrl_step,
+mf_app_tick every millisecond) against the plant (actuators/plant), in
+virtual time: reproducible bit for bit from the seed, far faster than real
+time. ``SimBank`` steps many actuators together in one C loop (a humanoid's
+60 joints). The loop itself is C (actuators/simcore/mf_sim.c); this module
 builds the configs, applies a command schedule between C runs and returns
-numpy records.
+numpy records. Commands given here go straight to the controller
+(mf_sim_command: the node's state machine shows RUNNING, and mf_ctrl's
+command watchdog guards it); ``actuators.sim_node.SimNodes`` puts the same
+nodes on a python-can bus, where frames go through the firmware's dispatch.
 """
 from __future__ import annotations
 
@@ -103,10 +107,12 @@ class SimRecord:
         return SimRecord(**{n: np.concatenate([getattr(p, n) for p in parts]) for n in names})
 
 
-def _configs(ctrl_config: CtrlConfig, plant_params: PlantParams, seed: int) -> tuple[bytes, bytes]:
-    ctrl = core.Controller(ctrl_config)  # raises ValueError naming a bad field
+def _configs(ctrl_config: CtrlConfig, plant_params: PlantParams, seed: int,
+             app: Mapping[str, Any]) -> tuple[bytes, bytes]:
+    core.Controller(ctrl_config)  # raises ValueError naming a bad field
+    app_cfg = core.App(ctrl_config, **app)  # and a bad app parameter
     plant = _plant.PlantCore(plant_params.to_c(), seed)
-    return ctrl.config_bytes(), plant.params_bytes()
+    return app_cfg.config_bytes(), plant.params_bytes()
 
 
 def _check_consistent(cfg: CtrlConfig, pp: PlantParams) -> None:
@@ -124,19 +130,35 @@ def _check_consistent(cfg: CtrlConfig, pp: PlantParams) -> None:
 
 
 class SimBank:
-    """Many simulated actuators stepped together in one C loop, lock-step."""
+    """Many simulated actuators stepped together in one C loop, lock-step.
 
-    def __init__(self, configs: Sequence[tuple[CtrlConfig, PlantParams]], seed: int = 0) -> None:
+    ``apps`` (optional, one mapping per actuator) are the keyword arguments
+    of ``actuators.core.App`` besides the controller config: ``node_id``,
+    ``group_id``, ``slot``, ``ranges`` (MIT ranges), ``heartbeat_period_s``;
+    by default actuator i is node i % 127 + 1 with the parameter table's
+    defaults. With ``boot`` (default) every node runs its first main-loop
+    tick at once (BOOT -> IDLE, the boot Heartbeat queued); without it the
+    caller boots them (``core.tick(i, 0.0)``), e.g. after loading a
+    parameter page.
+    """
+
+    def __init__(self, configs: Sequence[tuple[CtrlConfig, PlantParams]], seed: int = 0,
+                 apps: Sequence[Mapping[str, Any]] | None = None, boot: bool = True) -> None:
         if not configs:
             raise SimError("a bank needs at least one actuator")
+        if apps is not None and len(apps) != len(configs):
+            raise SimError(f"{len(apps)} app parameter sets for {len(configs)} actuators")
         self._bank = _sim.Bank(len(configs))
         self.dt_s = float(configs[0][0].pwm_period_s)
         for i, (cfg, pp) in enumerate(configs):
             if not math.isclose(cfg.pwm_period_s, self.dt_s, rel_tol=1e-12):
                 raise SimError("every actuator of a bank must share one PWM period")
             _check_consistent(cfg, pp)
-            cbytes, pbytes = _configs(cfg, pp, seed + i)
+            app = dict(apps[i]) if apps is not None else {"node_id": i % 127 + 1}
+            cbytes, pbytes = _configs(cfg, pp, seed + i, app)
             self._bank.init_node(i, cbytes, pbytes, seed + i)
+            if boot:
+                self._bank.tick(i, 0.0)
         self.n = len(configs)
         self.outer_div = [cfg.outer_div for cfg, _ in configs]
         self.t_s = 0.0
@@ -163,6 +185,12 @@ class SimBank:
 
     def faults(self, i: int) -> int:
         return int(self._bank.faults(i))
+
+    @property
+    def core(self) -> "_sim.Bank":
+        """The C bank (actuators._sim.Bank): frames in and out, parameters,
+        application state of each node."""
+        return self._bank
 
     # running --------------------------------------------------------------
     def step(self, n_steps: int, decimate: int = 1, record: bool = True) -> list[SimRecord] | None:

@@ -1,27 +1,66 @@
-/* mf_sim.c - closed loop of the simulated actuator: core + plant. */
+/* mf_sim.c - closed loop of the simulated actuator: firmware + plant. */
 #include "mf_sim.h"
 
 #include <string.h>
 
 #include "mf_err.h"
 
-int mf_sim_node_init(mf_sim_node_t *n, const mf_ctrl_config_t *ccfg, const mf_plant_params_t *pp,
+int mf_sim_node_init(mf_sim_node_t *n, const mf_app_config_t *cfg, const mf_plant_params_t *pp,
                      uint64_t seed)
 {
-    int rc_c, rc_p;
+    int rc_a, rc_p;
+    double period_s;
+    if (n == NULL || cfg == NULL || pp == NULL) {
+        return MF_ENULL;
+    }
+    period_s = (double)cfg->ctrl.pwm_period_s;
     memset(n, 0, sizeof *n);
-    n->ccfg = *ccfg;
     n->pp = *pp;
-    rc_c = mf_ctrl_init(&n->ctrl, &n->ccfg);
+    rc_a = mf_app_init(&n->app, cfg);
     rc_p = mf_plant_init(&n->plant, &n->pp, seed);
     n->pending.pwm_enable = false;
-    n->faults = n->ctrl.prot.faults;
-    return (rc_c == MF_OK && rc_p == MF_OK) ? MF_OK : MF_EINVAL;
+    n->faults = n->app.ctrl.prot.faults;
+    n->tick_div = 1u;
+    if (period_s > 0.0 && period_s < MF_SIM_TICK_S) { /* false for NaN */
+        n->tick_div = (uint32_t)(MF_SIM_TICK_S / period_s + 0.5);
+    }
+    n->tick_count = 0u;
+    return (rc_a == MF_OK && rc_p == MF_OK) ? MF_OK : MF_EINVAL;
+}
+
+int mf_sim_command(mf_sim_node_t *n, const mf_ctrl_cmd_t *cmd)
+{
+    mf_app_t *a = &n->app;
+    int rc = mf_ctrl_command(&a->ctrl, &a->ctrl_cfg, cmd);
+    if (rc == MF_OK && a->state != (uint8_t)MF_APP_BOOT && a->ctrl.prot.faults == 0u) {
+        a->state = (uint8_t)((cmd->mode == (uint8_t)MF_MODE_IDLE) ? MF_APP_IDLE : MF_APP_RUNNING);
+        a->armed_s = 0.0f;
+    }
+    return rc;
+}
+
+uint32_t mf_sim_clear_faults(mf_sim_node_t *n)
+{
+    mf_app_t *a = &n->app;
+    n->faults = mf_ctrl_clear_faults(&a->ctrl, &a->ctrl_cfg);
+    if (a->state == (uint8_t)MF_APP_FAULT && n->faults == 0u) {
+        a->state = (uint8_t)MF_APP_IDLE;
+    }
+    return n->faults;
+}
+
+void mf_sim_estop(mf_sim_node_t *n)
+{
+    mf_ctrl_estop(&n->app.ctrl);
+    n->faults = n->app.ctrl.prot.faults;
+    if (n->app.state != (uint8_t)MF_APP_BOOT) {
+        n->app.state = (uint8_t)MF_APP_FAULT;
+    }
 }
 
 static void mf_sim_record(const mf_sim_node_t *n, const mf_ctrl_pwm_t *applied, mf_sim_sample_t *r)
 {
-    const mf_ctrl_t *c = &n->ctrl;
+    const mf_ctrl_t *c = &n->app.ctrl;
     const mf_plant_t *p = &n->plant;
     r->t_s = p->t_s;
     r->i_d = c->i_d;
@@ -76,7 +115,7 @@ uint32_t mf_sim_run(mf_sim_node_t *nodes, uint32_t n_nodes, uint32_t n_steps, do
             mf_ctrl_pwm_t fresh;
             const mf_ctrl_pwm_t *applied;
             mf_plant_sense(&n->plant, &n->pp, &sense);
-            n->faults = mf_ctrl_step(&n->ctrl, &n->ccfg, &sense, &fresh);
+            n->faults = mf_app_isr(&n->app, &sense, &fresh);
             /* an output switched off (or braked) acts at once; duties wait a period */
             applied = (fresh.pwm_enable && n->faults == 0u) ? &n->pending : &fresh;
             if (!fresh.pwm_enable || n->faults != 0u) {
@@ -87,6 +126,11 @@ uint32_t mf_sim_run(mf_sim_node_t *nodes, uint32_t n_nodes, uint32_t n_steps, do
                 mf_sim_record(n, applied, &rec[(size_t)i * n_rec + (k + 1u) / decim - 1u]);
             }
             n->pending = fresh;
+            n->tick_count++;
+            if (n->tick_count >= n->tick_div) { /* the main loop, between interrupts */
+                mf_app_tick(&n->app, (float)((double)n->tick_count * dt_s));
+                n->tick_count = 0u;
+            }
             if (!mf_plant_is_finite(&n->plant)) {
                 if (bad_node != NULL) {
                     *bad_node = i;
