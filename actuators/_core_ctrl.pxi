@@ -111,6 +111,40 @@ def _ctrl_config_dict(config):
     return dict(config)
 
 
+cdef mf_ctrl_sense_t *_ctrl_sense_array(adc_i, adc_vbus, enc_count, temp_motor_c, temp_fet_c,
+                                        Py_ssize_t *n_p) except NULL:
+    """The sense inputs as a malloc'd C array (the caller frees it): adc_i
+    (n, 3) counts, the rest broadcast to (n,)."""
+    cdef cnp.ndarray[cnp.uint16_t, ndim=2] a_i = np.ascontiguousarray(adc_i, dtype=np.uint16)
+    cdef Py_ssize_t n = a_i.shape[0]
+    cdef cnp.ndarray[cnp.uint16_t, ndim=1] a_v = np.ascontiguousarray(
+        np.broadcast_to(adc_vbus, (n,)), dtype=np.uint16)
+    cdef cnp.ndarray[cnp.uint32_t, ndim=1] a_e = np.ascontiguousarray(
+        np.broadcast_to(enc_count, (n,)), dtype=np.uint32)
+    cdef cnp.ndarray[cnp.float32_t, ndim=1] a_tm = np.ascontiguousarray(
+        np.broadcast_to(temp_motor_c, (n,)), dtype=np.float32)
+    cdef cnp.ndarray[cnp.float32_t, ndim=1] a_tf = np.ascontiguousarray(
+        np.broadcast_to(temp_fet_c, (n,)), dtype=np.float32)
+    cdef mf_ctrl_sense_t *inp
+    cdef Py_ssize_t k
+    if a_i.shape[1] != 3:
+        raise ValueError(f"adc_i must have shape (n, 3), got {np.shape(adc_i)}")
+    inp = <mf_ctrl_sense_t *>malloc(max(n, 1) * sizeof(mf_ctrl_sense_t))
+    if inp == NULL:
+        raise MemoryError()
+    with nogil:
+        for k in range(n):
+            inp[k].adc_i[0] = a_i[k, 0]
+            inp[k].adc_i[1] = a_i[k, 1]
+            inp[k].adc_i[2] = a_i[k, 2]
+            inp[k].adc_vbus = a_v[k]
+            inp[k].enc_count = a_e[k]
+            inp[k].temp_motor_c = a_tm[k]
+            inp[k].temp_fet_c = a_tf[k]
+    n_p[0] = n
+    return inp
+
+
 cdef class Controller:
     """The actuator controller of the firmware (mf_ctrl_t + its config).
 
@@ -197,40 +231,19 @@ cdef class Controller:
         """n current-loop periods over arrays (adc_i (n, 3) counts, the rest (n,)),
         in C without the GIL. Returns (duty (n, 3) float32, pwm_enable (n,) bool,
         fault bits after the last step)."""
-        cdef cnp.ndarray[cnp.uint16_t, ndim=2] a_i = np.ascontiguousarray(adc_i, dtype=np.uint16)
-        cdef Py_ssize_t n = a_i.shape[0]
-        cdef cnp.ndarray[cnp.uint16_t, ndim=1] a_v = np.ascontiguousarray(
-            np.broadcast_to(adc_vbus, (n,)), dtype=np.uint16)
-        cdef cnp.ndarray[cnp.uint32_t, ndim=1] a_e = np.ascontiguousarray(
-            np.broadcast_to(enc_count, (n,)), dtype=np.uint32)
-        cdef cnp.ndarray[cnp.float32_t, ndim=1] a_tm = np.ascontiguousarray(
-            np.broadcast_to(temp_motor_c, (n,)), dtype=np.float32)
-        cdef cnp.ndarray[cnp.float32_t, ndim=1] a_tf = np.ascontiguousarray(
-            np.broadcast_to(temp_fet_c, (n,)), dtype=np.float32)
+        cdef Py_ssize_t n
+        cdef mf_ctrl_sense_t *inp = _ctrl_sense_array(adc_i, adc_vbus, enc_count, temp_motor_c,
+                                                      temp_fet_c, &n)
+        cdef mf_ctrl_pwm_t *out = <mf_ctrl_pwm_t *>malloc(max(n, 1) * sizeof(mf_ctrl_pwm_t))
         cdef cnp.ndarray[cnp.float32_t, ndim=2] duty = np.empty((n, 3), dtype=np.float32)
         cdef cnp.ndarray[cnp.uint8_t, ndim=1] en = np.empty(n, dtype=np.uint8)
-        cdef mf_ctrl_sense_t *inp
-        cdef mf_ctrl_pwm_t *out
         cdef Py_ssize_t k
         cdef uint32_t faults = self.s.prot.faults
-        if a_i.shape[1] != 3:
-            raise ValueError(f"adc_i must have shape (n, 3), got {adc_i.shape}")
-        inp = <mf_ctrl_sense_t *>malloc(max(n, 1) * sizeof(mf_ctrl_sense_t))
-        out = <mf_ctrl_pwm_t *>malloc(max(n, 1) * sizeof(mf_ctrl_pwm_t))
-        if inp == NULL or out == NULL:
+        if out == NULL:
             free(inp)
-            free(out)
             raise MemoryError()
         try:
             with nogil:
-                for k in range(n):
-                    inp[k].adc_i[0] = a_i[k, 0]
-                    inp[k].adc_i[1] = a_i[k, 1]
-                    inp[k].adc_i[2] = a_i[k, 2]
-                    inp[k].adc_vbus = a_v[k]
-                    inp[k].enc_count = a_e[k]
-                    inp[k].temp_motor_c = a_tm[k]
-                    inp[k].temp_fet_c = a_tf[k]
                 faults = mf_ctrl_run(&self.s, &self.c, inp, out, <uint32_t>n)
                 for k in range(n):
                     duty[k, 0] = out[k].duty[0]
@@ -241,6 +254,25 @@ cdef class Controller:
             free(inp)
             free(out)
         return duty, en.astype(bool), faults
+
+    def run_repeat(self, adc_i, adc_vbus, enc_count, temp_motor_c, temp_fet_c, int repeats) -> int:
+        """Benchmark entry point: the m periods of the arrays (as for run())
+        run ``repeats`` times over, with no output kept (mf_ctrl_run with
+        out = NULL), so the time is the core's alone. Returns the fault bits
+        after the last step."""
+        cdef Py_ssize_t n, r
+        cdef mf_ctrl_sense_t *inp
+        cdef uint32_t faults = self.s.prot.faults
+        if repeats < 0:
+            raise ValueError(f"repeats = {repeats} must be >= 0")
+        inp = _ctrl_sense_array(adc_i, adc_vbus, enc_count, temp_motor_c, temp_fet_c, &n)
+        try:
+            with nogil:
+                for r in range(repeats):
+                    faults = mf_ctrl_run(&self.s, &self.c, inp, NULL, <uint32_t>n)
+        finally:
+            free(inp)
+        return faults
 
     def clear_faults(self) -> int:
         """Clear the faults whose cause is gone; returns the bits that remain."""

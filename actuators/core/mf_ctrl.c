@@ -1,4 +1,9 @@
-/* mf_ctrl.c - the actuator controller: one current-loop step per PWM period. */
+/* mf_ctrl.c - the actuator controller: one current-loop step per PWM period.
+ *
+ * The step calls the *_inline variants of its per-period blocks (estimator,
+ * sin/cos, current PI pair, SVPWM; the same code as the functions of those
+ * names, see their headers), so that a period costs only the calls to the
+ * protections. */
 #include "mf_ctrl.h"
 
 #include <math.h>
@@ -155,6 +160,16 @@ int mf_ctrl_command(mf_ctrl_t *s, const mf_ctrl_config_t *c, const mf_ctrl_cmd_t
     return MF_OK;
 }
 
+/* s->pwm = *out, field by field (a whole-struct copy right after the field
+ * stores reads them back in one wide load, which stalls on the host). */
+static void mf_ctrl_keep_pwm(mf_ctrl_t *s, const mf_ctrl_pwm_t *out)
+{
+    s->pwm.duty[0] = out->duty[0];
+    s->pwm.duty[1] = out->duty[1];
+    s->pwm.duty[2] = out->duty[2];
+    s->pwm.pwm_enable = out->pwm_enable;
+}
+
 /* The safe-state output for a fault or idle: coast or brake. */
 static void mf_ctrl_safe_output(mf_ctrl_t *s, const mf_ctrl_config_t *c, bool fault, mf_ctrl_pwm_t *out)
 {
@@ -199,9 +214,7 @@ static void mf_ctrl_limit_current(float *i_d, float *i_q, float i_max)
 
 uint32_t mf_ctrl_step(mf_ctrl_t *s, const mf_ctrl_config_t *c, const mf_ctrl_sense_t *in, mf_ctrl_pwm_t *out)
 {
-    float dt = c->pwm_period_s;
-    float sin_e, cos_e, i_alpha, i_beta, v_alpha, v_beta;
-    mf_protect_input_t pin;
+    float sin_e, cos_e, i_d, i_q, v_bus, v_d, v_q, v_alpha, v_beta;
     uint32_t faults;
     uint8_t mode;
 
@@ -212,48 +225,58 @@ uint32_t mf_ctrl_step(mf_ctrl_t *s, const mf_ctrl_config_t *c, const mf_ctrl_sen
         return s->prot.faults;
     }
 
-    /* ADC -> phase currents and bus voltage */
-    s->i_abc[0] = ((float)in->adc_i[0] - c->adc_i_offset) * c->adc_i_gain_a;
-    s->i_abc[1] = ((float)in->adc_i[1] - c->adc_i_offset) * c->adc_i_gain_a;
-    if (c->three_shunt) {
-        s->i_abc[2] = ((float)in->adc_i[2] - c->adc_i_offset) * c->adc_i_gain_a;
-        mf_clarke3(s->i_abc[0], s->i_abc[1], s->i_abc[2], &i_alpha, &i_beta);
-    } else {
-        s->i_abc[2] = -s->i_abc[0] - s->i_abc[1];
-        mf_clarke2(s->i_abc[0], s->i_abc[1], &i_alpha, &i_beta);
-    }
-    s->v_bus = (float)in->adc_vbus * c->adc_vbus_gain_v;
-
-    /* encoder -> angles and speed; dq currents */
-    mf_estimator_update(&s->est, &c->estimator, in->enc_count, dt);
+    /* encoder -> angles and speed */
+    mf_estimator_update_inline(&s->est, &c->estimator, in->enc_count, c->pwm_period_s);
     s->p_out = s->est.theta_m * s->inv_gear;
     s->v_out = s->est.omega_m * s->inv_gear;
-    mf_sincosf(s->est.theta_e, &sin_e, &cos_e);
-    mf_park(i_alpha, i_beta, sin_e, cos_e, &s->i_d, &s->i_q);
-    s->tau_out_est = s->kt_nm_a * s->i_q * c->gear_ratio;
+    mf_sincosf_inline(s->est.theta_e, &sin_e, &cos_e);
 
-    /* protections, before any output is computed */
-    pin.v_bus = s->v_bus;
-    pin.i_abc[0] = s->i_abc[0];
-    pin.i_abc[1] = s->i_abc[1];
-    pin.i_abc[2] = s->i_abc[2];
-    pin.i_d = s->i_d;
-    pin.i_q = s->i_q;
-    pin.v_q = s->cur.v_q;
-    s->temp_motor_c = in->temp_motor_c;
-    s->temp_fet_c = in->temp_fet_c;
-    pin.temp_motor_c = in->temp_motor_c;
-    pin.temp_fet_c = in->temp_fet_c;
-    pin.enc_delta_counts = s->est.last_delta_counts;
-    pin.armed = s->cmd.mode != MF_MODE_IDLE;
-    faults = mf_protect_step(&s->prot, &c->protect, &pin, dt);
+    /* ADC -> phase currents and bus voltage -> dq currents. The signals are
+     * stored for logging and used from locals below (on the host, reloading
+     * a field the compiler stored together with its neighbours stalls). */
+    {
+        const float off = c->adc_i_offset;
+        const float gain = c->adc_i_gain_a;
+        float i_a = ((float)in->adc_i[0] - off) * gain;
+        float i_b = ((float)in->adc_i[1] - off) * gain;
+        float i_c, i_alpha, i_beta;
+        if (c->three_shunt) {
+            i_c = ((float)in->adc_i[2] - off) * gain;
+            mf_clarke3(i_a, i_b, i_c, &i_alpha, &i_beta);
+        } else {
+            i_c = -i_a - i_b;
+            mf_clarke2(i_a, i_b, &i_alpha, &i_beta);
+        }
+        s->i_abc[0] = i_a;
+        s->i_abc[1] = i_b;
+        s->i_abc[2] = i_c;
+        mf_park(i_alpha, i_beta, sin_e, cos_e, &i_d, &i_q);
+        s->i_d = i_d;
+        s->i_q = i_q;
+        v_bus = (float)in->adc_vbus * c->adc_vbus_gain_v;
+        s->v_bus = v_bus;
+        s->temp_motor_c = in->temp_motor_c;
+        s->temp_fet_c = in->temp_fet_c;
+        s->tau_out_est = s->kt_nm_a * i_q * c->gear_ratio;
+
+        /* protections, before any output is computed: the fast part every
+         * period, the slow part every outer_div-th period (over outer_div
+         * periods); v_q is the last commanded one */
+        faults = mf_protect_fast(&s->prot, &c->protect, v_bus, i_a, i_b, i_c, s->est.last_delta_counts,
+                                 s->cmd.mode != MF_MODE_IDLE, c->pwm_period_s);
+    }
+    if (s->slow_count == 0u) {
+        faults = mf_protect_slow(&s->prot, &c->protect, i_d, i_q, s->cur.v_q, in->temp_motor_c,
+                                 in->temp_fet_c, c->pwm_period_s * (float)c->outer_div);
+    }
+    s->slow_count++;
+    if (s->slow_count >= c->outer_div) {
+        s->slow_count = 0u;
+    }
     if (faults != 0u) {
         s->cmd.mode = (uint8_t)MF_MODE_IDLE;
     }
     mode = s->cmd.mode;
-    if (mode != s->active_mode && mode == MF_MODE_IDLE) {
-        mf_ctrl_reset_loops(s);
-    }
     s->active_mode = mode;
     if (mode == MF_MODE_IDLE) {
         mf_ctrl_reset_loops(s);
@@ -262,61 +285,57 @@ uint32_t mf_ctrl_step(mf_ctrl_t *s, const mf_ctrl_config_t *c, const mf_ctrl_sen
         return faults;
     }
 
-    /* references */
-    {
-        float i_max = c->i_limit_a * s->prot.derate;
-        float v_d, v_q;
-        if (mode == MF_MODE_VOLTAGE) {
-            float v_max = c->current.v_max_frac * MF_INV_SQRT3_F * mf_maxf(s->v_bus, 0.0f);
-            v_d = mf_satf(s->cmd.v_d_ref, -v_max, v_max);
-            v_q = mf_satf(s->cmd.v_q_ref, -v_max, v_max);
-            if (s->cmd.force_angle) {
-                mf_sincosf(s->cmd.theta_e_force, &sin_e, &cos_e);
-            }
-            s->cur.v_d = v_d;
-            s->cur.v_q = v_q;
+    /* references -> dq voltages */
+    if (mode == MF_MODE_VOLTAGE) {
+        float v_max = c->current.v_max_frac * MF_INV_SQRT3_F * mf_maxf(v_bus, 0.0f);
+        v_d = mf_satf(s->cmd.v_d_ref, -v_max, v_max);
+        v_q = mf_satf(s->cmd.v_q_ref, -v_max, v_max);
+        if (s->cmd.force_angle) {
+            mf_sincosf(s->cmd.theta_e_force, &sin_e, &cos_e);
+        }
+        s->cur.v_d = v_d;
+        s->cur.v_q = v_q;
+    } else {
+        if (mode == MF_MODE_CURRENT) {
+            s->i_d_ref = s->cmd.i_d_ref;
+            s->i_q_ref = s->cmd.i_q_ref;
         } else {
-            if (mode == MF_MODE_CURRENT) {
-                s->i_d_ref = s->cmd.i_d_ref;
-                s->i_q_ref = s->cmd.i_q_ref;
-            } else {
-                if (s->outer_count == 0u) {
-                    s->tau_out_ref = mf_ctrl_outer(s, c, dt * (float)c->outer_div);
-                }
-                s->i_d_ref = 0.0f;
-                s->i_q_ref = s->tau_out_ref * s->inv_kt_gear;
+            if (s->outer_count == 0u) {
+                s->tau_out_ref = mf_ctrl_outer(s, c, c->pwm_period_s * (float)c->outer_div);
             }
-            mf_ctrl_limit_current(&s->i_d_ref, &s->i_q_ref, i_max);
-            mf_current_step(&s->cur, &c->current, s->i_d_ref, s->i_q_ref, s->i_d, s->i_q, s->est.omega_e,
-                            s->v_bus, dt);
-            v_d = s->cur.v_d;
-            v_q = s->cur.v_q;
+            s->i_d_ref = 0.0f;
+            s->i_q_ref = s->tau_out_ref * s->inv_kt_gear;
         }
-        s->outer_count++;
-        if (s->outer_count >= c->outer_div) {
-            s->outer_count = 0u;
-        }
-
-        /* advance the angle by the PWM/computation delay: rotate by delta
-         * with a 3rd-order small-angle sin/cos (|delta| is a few 0.01 rad) */
-        if (!(mode == MF_MODE_VOLTAGE && s->cmd.force_angle)) {
-            float delta = mf_satf(s->est.omega_e * c->latency_steps * dt, -0.5f, 0.5f);
-            float d2 = delta * delta;
-            float sd = delta * (1.0f - d2 * (1.0f / 6.0f));
-            float cd = 1.0f - 0.5f * d2 * (1.0f - d2 * (1.0f / 12.0f));
-            float s2 = sin_e * cd + cos_e * sd;
-            float c2 = cos_e * cd - sin_e * sd;
-            sin_e = s2;
-            cos_e = c2;
-        }
-        mf_inv_park(v_d, v_q, sin_e, cos_e, &v_alpha, &v_beta);
-        mf_svpwm(v_alpha, v_beta, s->v_bus, &out->duty[0], &out->duty[1], &out->duty[2]);
-        if (s->dead_frac > 0.0f) {
-            mf_deadtime_comp(out->duty, s->i_abc, s->dead_frac, c->deadtime_i_band_a);
-        }
-        out->pwm_enable = true;
+        mf_ctrl_limit_current(&s->i_d_ref, &s->i_q_ref, c->i_limit_a * s->prot.derate);
+        mf_current_step_inline(&s->cur, &c->current, s->i_d_ref, s->i_q_ref, i_d, i_q, s->est.omega_e,
+                               v_bus, c->pwm_period_s);
+        v_d = s->cur.v_d;
+        v_q = s->cur.v_q;
     }
-    s->pwm = *out;
+    s->outer_count++;
+    if (s->outer_count >= c->outer_div) {
+        s->outer_count = 0u;
+    }
+
+    /* advance the angle by the PWM/computation delay: rotate by delta
+     * with a 3rd-order small-angle sin/cos (|delta| is a few 0.01 rad) */
+    if (!(mode == MF_MODE_VOLTAGE && s->cmd.force_angle)) {
+        float delta = mf_satf(s->est.omega_e * c->latency_steps * c->pwm_period_s, -0.5f, 0.5f);
+        float d2 = delta * delta;
+        float sd = delta * (1.0f - d2 * (1.0f / 6.0f));
+        float cd = 1.0f - 0.5f * d2 * (1.0f - d2 * (1.0f / 12.0f));
+        float s2 = sin_e * cd + cos_e * sd;
+        float c2 = cos_e * cd - sin_e * sd;
+        sin_e = s2;
+        cos_e = c2;
+    }
+    mf_inv_park(v_d, v_q, sin_e, cos_e, &v_alpha, &v_beta);
+    mf_svpwm_inline(v_alpha, v_beta, v_bus, &out->duty[0], &out->duty[1], &out->duty[2]);
+    if (s->dead_frac > 0.0f) {
+        mf_deadtime_comp(out->duty, s->i_abc, s->dead_frac, c->deadtime_i_band_a);
+    }
+    out->pwm_enable = true;
+    mf_ctrl_keep_pwm(s, out);
     return faults;
 }
 

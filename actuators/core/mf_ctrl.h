@@ -2,11 +2,19 @@
  *
  * mf_ctrl_step() is what the PWM ISR calls on the microcontroller and what
  * the simulator calls per PWM period:
- *   ADC counts -> phase currents and bus voltage -> estimator -> protections
- *   -> (every outer_div-th step) outer loop -> torque -> i_q reference
- *   -> Clarke -> Park -> current PI -> inverse Park -> SVPWM -> duties.
+ *   encoder count -> estimator; ADC counts -> phase currents and bus voltage
+ *   -> Clarke -> Park -> protections -> (every outer_div-th step) outer loop
+ *   -> torque -> i_q reference -> current PI -> inverse Park -> SVPWM -> duties.
  * A latched fault or an idle mode gives the safe-state output in the same
  * step. Output-side quantities are motor-side ones divided by gear_ratio.
+ *
+ * Protections (mf_protect.h): the fast part runs every step; the slow part
+ * (I2t, temperature derating and trip, encoder stuck, non-finite
+ * temperatures) runs on the first step after init and then on every
+ * outer_div-th, over outer_div periods, in every mode. A slow fault is thus
+ * detected at most outer_div - 1 periods later than a per-period check would
+ * (and the derating follows the temperature at that rate); whichever part
+ * detects a fault, the output is in the safe state in that same step.
  */
 #ifndef MF_CTRL_H
 #define MF_CTRL_H
@@ -106,6 +114,7 @@ typedef struct {
     mf_ctrl_cmd_t cmd;
     uint8_t active_mode;        /* mf_mode_t the last step ran */
     uint32_t outer_count;       /* steps since the last outer-loop run */
+    uint32_t slow_count;        /* steps since the last slow-protection run, [0, outer_div) */
     uint32_t step_count;        /* steps since init */
     uint32_t cmd_rejects;       /* commands refused by mf_ctrl_command */
     /* last signals, for logging and the state reply */

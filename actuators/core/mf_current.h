@@ -12,7 +12,10 @@
 #ifndef MF_CURRENT_H
 #define MF_CURRENT_H
 
+#include <math.h>
 #include <stdbool.h>
+
+#include "mf_math.h"
 #include "mf_pi.h"
 
 typedef struct {
@@ -42,5 +45,38 @@ void mf_current_reset(mf_current_t *s);
 void mf_current_step(mf_current_t *s, const mf_current_config_t *c,
                      float i_d_ref, float i_q_ref, float i_d, float i_q,
                      float omega_e, float v_bus, float dt_s);
+
+/* ---- Inline implementation ------------------------------------------------
+ * mf_current_step() is mf_current_step_inline(), defined here so that the
+ * current loop (mf_ctrl_step) runs it without a call. */
+static inline void mf_current_step_inline(mf_current_t *s, const mf_current_config_t *c,
+                                          float i_d_ref, float i_q_ref, float i_d, float i_q,
+                                          float omega_e, float v_bus, float dt_s)
+{
+    float v_max = c->v_max_frac * v_bus * MF_INV_SQRT3_F;
+    if (!(v_max > 0.0f && v_max <= MF_FLT_MAX_F)) { /* not > 0, NaN or Inf */
+        mf_pi_reset(&s->pi_d);
+        mf_pi_reset(&s->pi_q);
+        s->v_d = 0.0f;
+        s->v_q = 0.0f;
+        s->limited = true;
+        return;
+    }
+
+    float v_d_ff = 0.0f;
+    float v_q_ff = 0.0f;
+    if (c->decouple) { /* non-finite terms are dropped by mf_pi_step */
+        v_d_ff = -omega_e * c->lq_h * i_q;
+        v_q_ff = omega_e * (c->ld_h * i_d + c->flux_wb);
+    }
+
+    float v_d = mf_pi_step_inline(&s->pi_d, &c->pi_d, i_d_ref - i_d, v_d_ff, -v_max, v_max, dt_s);
+    float v_q_max = sqrtf(mf_maxf(v_max * v_max - v_d * v_d, 0.0f));
+    float v_q = mf_pi_step_inline(&s->pi_q, &c->pi_q, i_q_ref - i_q, v_q_ff, -v_q_max, v_q_max, dt_s);
+
+    s->v_d = v_d;
+    s->v_q = v_q;
+    s->limited = s->pi_d.saturated || s->pi_q.saturated;
+}
 
 #endif /* MF_CURRENT_H */

@@ -35,8 +35,12 @@
 #ifndef MF_ESTIMATOR_H
 #define MF_ESTIMATOR_H
 
+#include <math.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "mf_math.h"
 
 #define MF_ESTIMATOR_CPR_MAX (1u << 24)  /* counts exactly representable in float */
 #define MF_ESTIMATOR_OFFSET_MAX_RAD 1.0e4f /* |offset_e_rad| bound (1 mrad float spacing) */
@@ -58,9 +62,11 @@ typedef struct {
     /* state */
     uint32_t last_count;       /* last raw count, [0, counts_per_rev) */
     int32_t turns;             /* completed mechanical turns (direction applied; saturates at int32 limits) */
-    float pll_pos_counts;      /* PLL position within a turn, directed counts [0, cpr) */
     float pll_lag_counts;      /* directed count minus PLL position (the loop state), counts */
-    float pll_vel_counts_s;    /* PLL velocity, directed counts/s */
+    float pll_pos_counts;      /* PLL position within a turn, directed counts [0, cpr) */
+    float pll_vel_counts_s;    /* PLL velocity, directed counts/s (kept apart from pll_lag_counts:
+                                  the host compiler merges stores to adjacent fields into one wide
+                                  store, and the next update's narrow loads then stall on it) */
     bool primed;               /* first sample seen */
     /* outputs */
     float theta_m;             /* multi-turn mechanical angle, rad */
@@ -80,5 +86,177 @@ int mf_estimator_init(mf_estimator_t *s, const mf_estimator_config_t *c);
  * state: PLL position = count, speed 0, turns 0. */
 void mf_estimator_update(mf_estimator_t *s, const mf_estimator_config_t *c,
                          uint32_t count, float dt_s);
+
+/* ---- Inline implementation ------------------------------------------------
+ * mf_estimator_update() is mf_estimator_update_inline(), defined here so that
+ * the current loop (mf_ctrl_step) runs it without a call and keeps its
+ * outputs in registers (on the host this is also what avoids stalls on
+ * reloading the just-stored outputs). The mf_est_* helpers are internal. */
+
+/* Largest w_b dt the update uses: kp dt = 2 w_b dt <= 1 (stable below 0.83). */
+#define MF_EST_WDT_MAX 0.5f
+/* |p / cpr| above which the PLL position is re-primed instead of wrapped. */
+#define MF_EST_WRAP_TURNS_MAX 8388608.0f /* 2^23 */
+
+/* x wrapped into [lo, lo + cpr_f) (lo = 0 or -cpr/2); false when x is too
+ * far out (or NaN) to wrap. The callers test the range first: this runs only
+ * on a wrap of the count or a lost loop. */
+static inline bool mf_est_wrap_counts(float *x_p, float lo, float cpr_f, const mf_estimator_t *s)
+{
+    float inv_cpr = s->rad_per_count * (1.0f / MF_2PI_F);
+    float x = *x_p;
+    float k, r;
+    if (x >= lo && x < lo + cpr_f) {
+        return true; /* already in range: untouched, full precision */
+    }
+    x -= lo;
+    k = x * inv_cpr;
+    if (!(fabsf(k) < MF_EST_WRAP_TURNS_MAX)) {
+        return false;
+    }
+    r = x - (float)(int32_t)k * cpr_f; /* truncation: r in (-cpr, cpr) up to rounding */
+    if (r < 0.0f) {
+        r += cpr_f;
+    }
+    if (r >= cpr_f) {
+        r -= cpr_f;
+    }
+    if (!(r >= 0.0f && r < cpr_f)) { /* rounding at the edge */
+        r = 0.0f;
+    }
+    r += lo;
+    if (!(r >= lo && r < lo + cpr_f)) {
+        r = lo;
+    }
+    *x_p = r;
+    return true;
+}
+
+/* PLL update on the lag L = y - p (counts), so that the loop works on small
+ * numbers and keeps full float precision at any position in the turn:
+ *   L_pred = L + d - v dt,  e = wrap(L_pred),  L = (1 - kp dt) e,  v += ki dt e
+ * (identical to predict p += v dt, e = y - p, p += kp dt e). */
+static inline void mf_est_pll(mf_estimator_t *s, uint32_t cpr, uint32_t y, int32_t d, float dt_s)
+{
+    const float cpr_f = (float)cpr;
+    const float half = 0.5f * cpr_f;
+    float a, bd, e, p, w;
+    float v = s->pll_vel_counts_s;
+
+    if (dt_s > 0.0f && dt_s <= MF_FLT_MAX_F) { /* a finite time step */
+        a = s->pll_kp * dt_s;
+        bd = s->pll_ki * dt_s;
+        if (!(a <= 2.0f * MF_EST_WDT_MAX)) { /* limit w_b to 0.5/dt (dt > 0 here) */
+            a = 2.0f * MF_EST_WDT_MAX;
+            bd = (MF_EST_WDT_MAX * MF_EST_WDT_MAX) / dt_s;
+        }
+        e = (s->pll_lag_counts + (float)d) - v * dt_s;
+        if (!(e >= -half && e < half)) {
+            w = e;
+            if (mf_est_wrap_counts(&w, -half, cpr_f, s)) {
+                e = w;
+            } else {
+                e = 0.0f; /* lost (speed beyond any count rate): re-prime */
+                v = 0.0f;
+            }
+        }
+        v += bd * e;
+        if (!mf_isfinitef(v)) {
+            e = 0.0f;
+            v = 0.0f;
+        }
+        s->pll_lag_counts = (1.0f - a) * e;
+        s->pll_vel_counts_s = v;
+    } else {
+        w = s->pll_lag_counts + (float)d; /* no time step: speed holds, lag follows the count */
+        if (!mf_est_wrap_counts(&w, -half, cpr_f, s)) {
+            w = 0.0f;
+        }
+        s->pll_lag_counts = w;
+    }
+    p = (float)y - s->pll_lag_counts;
+    if (!(p >= 0.0f && p < cpr_f)) {
+        w = p;
+        p = mf_est_wrap_counts(&w, 0.0f, cpr_f, s) ? w : (float)y;
+    }
+    s->pll_pos_counts = p;
+}
+
+/* theta_e = x wrapped to [0, 2pi). x = (electrical count angle in [0, 2pi])
+ * - (offset in [0, 2pi)), so one addition of 2pi wraps it; the general wrap
+ * only runs when rounding lands on 2pi or the config changed after init. */
+static inline float mf_est_wrap_theta_e(float x)
+{
+    if (x < 0.0f) {
+        x += MF_2PI_F;
+    }
+    if (!(x >= 0.0f && x < MF_2PI_F)) {
+        x = mf_wrap_2pif(x);
+    }
+    return x;
+}
+
+static inline void mf_estimator_update_inline(mf_estimator_t *s, const mf_estimator_config_t *c,
+                                              uint32_t count, float dt_s)
+{
+    uint32_t cpr, y, e_count;
+    int32_t d;
+
+    if (s == NULL || c == NULL || !(s->rad_per_count > 0.0f)) {
+        return; /* not initialised with a valid config */
+    }
+    cpr = c->counts_per_rev;
+    if (cpr < 4u || cpr > MF_ESTIMATOR_CPR_MAX) {
+        return;
+    }
+    if (count >= cpr) { /* (a division only for an out-of-range count) */
+        count %= cpr;
+    }
+    y = (c->direction < 0 && count != 0u) ? cpr - count : count;
+
+    if (!s->primed) {
+        s->primed = true;
+        s->last_count = count;
+        s->turns = 0;
+        s->pll_pos_counts = (float)y;
+        s->pll_lag_counts = 0.0f;
+        s->pll_vel_counts_s = 0.0f;
+        s->last_delta_counts = 0;
+    } else {
+        int32_t y_old;
+        uint32_t last = s->last_count;
+        uint32_t du;
+        if (last >= cpr) { /* only when counts_per_rev changed after init */
+            last %= cpr;
+        }
+        du = (count >= last) ? count - last : count + (cpr - last);          /* [0, cpr) */
+        d = (du >= cpr - cpr / 2u) ? (int32_t)du - (int32_t)cpr : (int32_t)du; /* [-cpr/2, cpr/2) */
+        if (c->direction < 0) {
+            d = -d;
+        }
+        y_old = (int32_t)y - d; /* directed count before this move, unwrapped */
+        if (y_old < 0) {
+            if (s->turns < INT32_MAX) {
+                s->turns++;
+            }
+        } else if (y_old >= (int32_t)cpr) {
+            if (s->turns > INT32_MIN) {
+                s->turns--;
+            }
+        }
+        s->last_count = count;
+        s->last_delta_counts = d;
+        mf_est_pll(s, cpr, y, d, dt_s);
+    }
+
+    s->omega_m = s->pll_vel_counts_s * s->rad_per_count;
+    s->omega_e = s->omega_m * (float)c->pole_pairs;
+    s->theta_m = (float)s->turns * MF_2PI_F + (float)y * s->rad_per_count;
+    /* (y * pp) mod cpr; y * pp < cpr * pp < 2^32. A power-of-two cpr (the
+     * usual encoder) needs no division. */
+    e_count = y * c->pole_pairs;
+    e_count = ((cpr & (cpr - 1u)) == 0u) ? (e_count & (cpr - 1u)) : (e_count % cpr);
+    s->theta_e = mf_est_wrap_theta_e((float)e_count * s->rad_per_count - s->offset_e_rad);
+}
 
 #endif /* MF_ESTIMATOR_H */

@@ -11,6 +11,7 @@
 #ifndef MF_MATH_H
 #define MF_MATH_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -20,6 +21,7 @@
 #define MF_SQRT3_F 1.73205080756887729353f
 #define MF_INV_SQRT3_F 0.57735026918962576451f
 #define MF_2_3_F 0.66666666666666666667f
+#define MF_FLT_MAX_F 3.40282346638528859812e38f /* largest finite float */
 
 static inline float mf_minf(float a, float b) { return (a < b) ? a : b; }
 static inline float mf_maxf(float a, float b) { return (a > b) ? a : b; }
@@ -55,5 +57,86 @@ float mf_atan2f(float y, float x);
 float mf_wrap_pif(float x);
 /* Wrap x to [0, 2*pi). */
 float mf_wrap_2pif(float x);
+
+/* ---- Inline implementation of mf_sincosf() -------------------------------
+ * mf_sincosf() is mf_sincosf_inline(), defined here so that the current loop
+ * (mf_ctrl_step) computes its sin/cos without a call.
+ * Range reduction by Cody-Waite with pi/2 split in three parts whose first
+ * two have short mantissas, so k*P1 and k*P2 are exact for |k| < 2^13
+ * (|x| <= ~12800 rad). Minimax polynomials on [-pi/4, pi/4] (Cephes
+ * single-precision coefficients, Moshier). The mf_trig helpers are internal. */
+
+/* pi/2 = P1 + P2 + P3 */
+#define MF_PIO2_P1 1.5703125f
+#define MF_PIO2_P2 4.837512969970703125e-4f
+#define MF_PIO2_P3 7.54978995489188216e-8f
+#define MF_2_OVER_PI 0.636619772367581343f
+
+/* Largest |x| for which the reduction is defined; beyond it sin/cos give 0. */
+#define MF_TRIG_MAX 1.0e6f
+
+/* round half away from zero */
+static inline int32_t mf_trig_round(float x)
+{
+    return (int32_t)((x >= 0.0f) ? (x + 0.5f) : (x - 0.5f));
+}
+
+/* sin(r), cos(r) for |r| <= pi/4 */
+static inline float mf_trig_sin_poly(float r, float r2)
+{
+    return r + r * r2 * (-1.6666654611e-1f + r2 * (8.3321608736e-3f + r2 * -1.9515295891e-4f));
+}
+
+static inline float mf_trig_cos_poly(float r2)
+{
+    return 1.0f - 0.5f * r2 +
+           r2 * r2 * (4.166664568298827e-2f + r2 * (-1.388731625493765e-3f + r2 * 2.443315711809948e-5f));
+}
+
+/* Reduce x to r in [-pi/4, pi/4] with x = k pi/2 + r; returns k mod 4. */
+static inline uint32_t mf_trig_reduce(float x, float *r_p)
+{
+    int32_t k = mf_trig_round(x * MF_2_OVER_PI);
+    float kf = (float)k;
+    float r = x - kf * MF_PIO2_P1;
+    r = r - kf * MF_PIO2_P2;
+    r = r - kf * MF_PIO2_P3;
+    *r_p = r;
+    return (uint32_t)k & 3u;
+}
+
+static inline void mf_sincosf_inline(float x, float *sin_p, float *cos_p)
+{
+    float r, r2, s, c;
+    uint32_t q;
+    if (!(fabsf(x) <= MF_TRIG_MAX)) { /* NaN or Inf gives NaN, a huge x 0 */
+        float z = mf_isfinitef(x) ? 0.0f : x - x;
+        *sin_p = z;
+        *cos_p = z;
+        return;
+    }
+    q = mf_trig_reduce(x, &r);
+    r2 = r * r;
+    s = mf_trig_sin_poly(r, r2);
+    c = mf_trig_cos_poly(r2);
+    switch (q) {
+    case 0u:
+        *sin_p = s;
+        *cos_p = c;
+        break;
+    case 1u:
+        *sin_p = c;
+        *cos_p = -s;
+        break;
+    case 2u:
+        *sin_p = -s;
+        *cos_p = -c;
+        break;
+    default:
+        *sin_p = -c;
+        *cos_p = s;
+        break;
+    }
+}
 
 #endif /* MF_MATH_H */

@@ -21,6 +21,8 @@
 
 #include <stdbool.h>
 
+#include "mf_math.h"
+
 typedef struct {
     float kp;        /* proportional gain, output units per error unit */
     float ki;        /* integral gain, output units per (error unit * s) */
@@ -40,5 +42,69 @@ void mf_pi_reset(mf_pi_t *s);
  * output, also kept in s->out. */
 float mf_pi_step(mf_pi_t *s, const mf_pi_config_t *c, float err, float ff,
                  float out_min, float out_max, float dt_s);
+
+/* The body of mf_pi_step(), inline for the current loop (mf_current.h) so
+ * that its two PIs cost no calls; mf_pi_step() is this function. The common
+ * case (finite err, ff, dt_s) costs one finiteness test and no division. */
+static inline float mf_pi_step_inline(mf_pi_t *s, const mf_pi_config_t *c, float err, float ff,
+                                      float out_min, float out_max, float dt_s)
+{
+    float p, di, i_new, u, out;
+    bool sat;
+
+    if (!(out_min <= out_max)) { /* inverted or NaN limits: no drive */
+        s->integral = 0.0f;
+        s->p_term = 0.0f;
+        s->out = 0.0f;
+        s->saturated = true;
+        return 0.0f;
+    }
+    dt_s = (dt_s > 0.0f) ? dt_s : 0.0f; /* negative or NaN: no integration */
+    /* one test for all three: the sum is finite when each is (or when a
+     * finite sum overflows, which the exact tests below then pass) */
+    if (!mf_isfinitef(err + ff + dt_s)) {
+        err = mf_isfinitef(err) ? err : 0.0f;
+        ff = mf_isfinitef(ff) ? ff : 0.0f;
+        dt_s = mf_isfinitef(dt_s) ? dt_s : 0.0f;
+    }
+
+    p = c->kp * err;
+    di = c->ki * err * dt_s;
+    i_new = s->integral + di;
+    u = ff + p + i_new;
+
+    if (u > out_max) {
+        if (di > 0.0f) { /* conditional integration */
+            i_new = s->integral;
+        }
+        /* back-calculation: output on the limit, or integral + ff on it when
+         * the proportional term pushes into the limit */
+        i_new = mf_minf(i_new, out_max - ff - mf_minf(p, 0.0f));
+        out = out_max;
+        sat = true;
+    } else if (u < out_min) {
+        if (di < 0.0f) {
+            i_new = s->integral;
+        }
+        i_new = mf_maxf(i_new, out_min - ff - mf_maxf(p, 0.0f));
+        out = out_min;
+        sat = true;
+    } else if (u == u) {
+        out = u;
+        sat = false;
+    } else { /* NaN from inf - inf (overflowing gains * err): hold at ff */
+        i_new = 0.0f;
+        out = mf_satf(ff, out_min, out_max);
+        sat = true;
+    }
+    if (!mf_isfinitef(i_new)) { /* infinite limits with an overflowing term */
+        i_new = 0.0f;
+    }
+    s->integral = i_new;
+    s->p_term = p;
+    s->out = out;
+    s->saturated = sat;
+    return out;
+}
 
 #endif /* MF_PI_H */

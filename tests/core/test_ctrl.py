@@ -251,3 +251,41 @@ def test_mode_switch_is_bumpless():
     ctrl.step(adc_counts([0, 0, 0]), vbus, 0)
     tau_after = ctrl.signals()["tau_out_ref"]
     assert abs(tau_after - tau_before) < 0.05 * abs(tau_before)
+
+
+@pytest.mark.parametrize("outer_div", [1, 4, 5])
+def test_slow_protection_latency_is_within_one_outer_period(outer_div):
+    """I2t, temperature and encoder-stuck run at the outer-loop rate: an
+    over-temperature is caught at most outer_div - 1 periods after it
+    appears, and the output is safe in the period it is caught."""
+    cfg = make_config(outer_div=outer_div)
+    vbus = int(V_BUS / VBUS_GAIN)
+    for start in range(outer_div + 3):
+        ctrl = core.Controller(cfg)
+        ctrl.command(core.MODE_CURRENT, i_q_ref=0.5)
+        for _ in range(start):
+            ctrl.step(adc_counts([0, 0, 0]), vbus, 0, 30.0, 30.0)
+        caught = None
+        for k in range(outer_div + 2):
+            faults = ctrl.step(adc_counts([0, 0, 0]), vbus, 0, cfg.protect.temp_max_c + 1.0, 30.0)
+            if faults & core.FAULT_OVERTEMP:
+                caught = k
+                break
+        assert caught is not None and caught <= outer_div - 1, (start, caught)
+        assert not ctrl.pwm_enable
+
+
+def test_run_repeat_equals_run():
+    """The benchmark entry point runs the same C loop as run()."""
+    cfg = make_config()
+    n = 64
+    adc = np.full((n, 3), int(ADC_OFFSET), dtype=np.uint16)
+    enc = (np.arange(n) * 4 % CPR).astype(np.uint32)
+    vbus = np.full(n, int(V_BUS / VBUS_GAIN), dtype=np.uint16)
+    a, b = core.Controller(cfg), core.Controller(cfg)
+    for c in (a, b):
+        c.command(core.MODE_CURRENT, i_q_ref=1.0)
+    for _ in range(3):
+        a.run(adc, vbus, enc, 30.0, 30.0)
+    b.run_repeat(adc, vbus, enc, 30.0, 30.0, 3)
+    assert a.duty == b.duty and a.step_count == b.step_count
