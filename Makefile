@@ -56,7 +56,7 @@ test-light: setup
 	MYOFOC_LIGHT=1 $(PY) -m pytest -q
 
 demo: setup
-	$(PY) -m actuators.cli demo --out $(OUT)/demo
+	$(PY) -m actuators.cli hil run hil/scenarios/acceptance_arm_48v.toml --target sim --out $(OUT)/demo
 
 bench: setup
 	$(PY) bench/core_bench.py

@@ -59,12 +59,27 @@ def _cmd_board_check(args: argparse.Namespace) -> int:
     return status
 
 
+def _cmd_monitor(args: argparse.Namespace) -> int:
+    from actuators.monitor import command
+
+    return command(args)
+
+
+def _cmd_sim_serve(args: argparse.Namespace) -> int:
+    from actuators.sim_serve import serve
+
+    return serve(args.board, args.nodes, interface=args.interface, channel=args.channel,
+                 fd=args.fd, flash_dir=args.flash_dir, slcan=args.slcan, seed=args.seed,
+                 duration_s=args.duration)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="myofoc",
         description="Firmware toolkit for humanoid joint actuators: one C99 control core on the "
                     "MCU and in the simulator.",
-        epilog="examples:\n  myofoc demo --out out/demo\n  myofoc board check boards/*.toml",
+        epilog="examples:\n  myofoc demo --out out/demo\n  myofoc board check boards/*.toml\n"
+               "  myofoc sim serve --board boards/hip_knee_48v.toml --nodes 1-6 --slcan",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -86,6 +101,71 @@ def build_parser() -> argparse.ArgumentParser:
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     bc.add_argument("files", nargs="+", help="board TOML files")
     bc.set_defaults(func=_cmd_board_check)
+
+    s = sub.add_parser("sim", help="simulated actuators")
+    ssub = s.add_subparsers(dest="sim_command", required=True, metavar="ACTION")
+    ss = ssub.add_parser(
+        "serve", help="simulated actuators as nodes on a CAN bus, in this process",
+        description="Run simulated actuators (the firmware's C core + the plant, paced to the wall "
+                    "clock) as nodes on a python-can bus, or behind a pseudo-terminal that speaks "
+                    "the Lawicel slcan protocol of a USB-CAN adapter (--slcan). Prints 'ready: "
+                    "nodes ... on <interface> <channel>' on stdout, then serves until Ctrl-C, "
+                    "SIGTERM or --duration. Exit 2: bad board, node ids outside the board's "
+                    "node range, or a bus that cannot be opened.",
+        epilog="examples:\n"
+               "  myofoc sim serve --board boards/hip_knee_48v.toml --nodes 1-6 --slcan\n"
+               "      (then, in another process: can.Bus(interface='slcan', channel='/dev/pts/N',\n"
+               "      sleep_after_open=0))\n"
+               "  myofoc sim serve --board boards/hip_knee_48v.toml --nodes 1-6 \\\n"
+               "      --interface udp_multicast --channel 239.0.0.1 --flash-dir out/flash",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ss.add_argument("--board", default=str(DEFAULT_BOARD), help="board file (default: %(default)s)")
+    ss.add_argument("--nodes", required=True,
+                    help="node ids, e.g. 1-6 or 1,2,10-12 (inside the board's [can] node range)")
+    ss.add_argument("--interface", help="python-can interface: virtual, udp_multicast, socketcan, "
+                                        "slcan (a real adapter), pcan, ...")
+    ss.add_argument("--channel", help="python-can channel (udp_multicast: an IPv4 or IPv6 group)")
+    ss.add_argument("--slcan", action="store_true",
+                    help="be a USB-CAN adapter: open a pseudo-terminal speaking Lawicel slcan")
+    ss.add_argument("--fd", action=argparse.BooleanOptionalAction, default=None,
+                    help="CAN FD nodes (default: the board's can.fd)")
+    ss.add_argument("--flash-dir", help="directory of the emulated flash pages node_<id>.bin "
+                                        "(default: in memory, lost at exit)")
+    ss.add_argument("--seed", type=int, default=0, help="plant noise seed (default: 0)")
+    ss.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    ss.set_defaults(func=_cmd_sim_serve)
+
+    m = sub.add_parser("monitor", help="live view of a CAN bus: a row per node, bus load, --log",
+                       description="Watch a bus of actuators: a row per node seen (state, mode, "
+                                   "position, velocity, torque, temperature, faults, frame rate) and "
+                                   "the bus load (frame bits with stuffing over the bit rate). "
+                                   "--log records every frame with python-can (.blf, .asc, .log, ...).",
+                       epilog="examples:\n  myofoc monitor --interface socketcan --channel can0\n"
+                              "  myofoc monitor --interface udp_multicast --channel 239.74.163.2 --fd "
+                              "--log run.blf\n"
+                              "  myofoc monitor --interface virtual --channel test --once --json "
+                              "--duration 2",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    m.add_argument("--interface", required=True, help="python-can interface (socketcan, pcan, slcan, "
+                                                      "udp_multicast, virtual, ...)")
+    m.add_argument("--channel", required=True, help="interface channel (can0, COM3, a group address)")
+    m.add_argument("--bitrate", type=int, default=None,
+                   help="nominal bit rate, bit/s (default: the board's, else 1000000)")
+    m.add_argument("--fd", action="store_true", help="open the bus in CAN FD mode")
+    m.add_argument("--data-bitrate", type=int, default=None,
+                   help="CAN FD data bit rate, bit/s (default: the board's, else 5000000)")
+    m.add_argument("--board", action="append", default=None,
+                   help="board file for the MIT ranges (repeatable: a node uses the board whose node-id "
+                        "range holds it; default: every file in boards/)")
+    m.add_argument("--log", default=None, help="record every frame to this file (.blf, .asc, .log, ...)")
+    m.add_argument("--duration", type=float, default=None,
+                   help="seconds to watch (default: until Ctrl-C; 1 s with --once)")
+    m.add_argument("--once", action="store_true", help="no live view: print one snapshot at the end")
+    m.add_argument("--json", action="store_true", help="print the final snapshot as JSON")
+    m.set_defaults(func=_cmd_monitor)
+
+    from hil.run import add_parser as _add_hil
+    _add_hil(sub)
     return p
 
 
