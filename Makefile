@@ -59,12 +59,17 @@ demo: setup
 	$(PY) -m actuators.cli hil run hil/scenarios/acceptance_arm_48v.toml --target sim --out $(OUT)/demo
 
 bench: setup
+	$(PY) -m pip install -q ".[bench]" || echo "gym-electric-motor not installed: its comparison is skipped"
 	$(PY) bench/core_bench.py
 	$(PY) bench/plant_bench.py
+	$(PY) bench/sim_bench.py
+	$(PY) bench/bus_bench.py
 
 bench-light: setup
 	$(PY) bench/core_bench.py --light
 	$(PY) bench/plant_bench.py --light
+	$(PY) bench/sim_bench.py --light
+	$(PY) bench/bus_bench.py --light
 
 clean:
 	rm -rf build $(VENV) $(OUT) actuators/*.so actuators/plant/*.so actuators/_core.c actuators/_sim.c \

@@ -472,6 +472,9 @@ def command(args: Any) -> int:
     except ValueError as exc:  # can.Logger: unknown suffix
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except (can.CanError, OSError) as exc:  # the adapter or the other end went away
+        print(f"error: the bus {args.interface}:{args.channel} failed: {exc}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(snap, indent=2))
     elif args.once:

@@ -17,8 +17,9 @@ python-can, and a simulated node in another process at 1 kHz.
     ActuatorGroup and through raw python-can.
 
 Prints figures and ratios; never pass/fail. udp_multicast: a sender also
-receives its own datagrams (dropped by the client). For an isolated network
-namespace run it as root under ``unshare -n`` (see --isolate).
+receives its own datagrams (dropped by the client). udp_multicast runs in a
+private network namespace (``unshare -n``, multicast on lo only) unless
+--no-isolate is given; without root or unshare the slcan pty is used.
 """
 from __future__ import annotations
 
@@ -406,14 +407,18 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=None, help="round-trip duration, s (default 60, light 3)")
     ap.add_argument("--transport", default="udp_multicast", choices=["udp_multicast", "slcan", "none"],
                     help="between processes (none: skip part b)")
-    ap.add_argument("--isolate", action="store_true",
-                    help="re-run in a private network namespace (root, unshare -n; udp_multicast on lo)")
+    ap.add_argument("--no-isolate", dest="isolate", action="store_false",
+                    help="send udp_multicast on this host's network instead of a private namespace "
+                         "(by default the benchmark re-runs itself under unshare -n, multicast on lo only)")
     args = ap.parse_args()
-    if args.isolate and os.environ.get("BUS_BENCH_ISOLATED") != "1":
+    if args.transport == "udp_multicast" and args.isolate and os.environ.get("BUS_BENCH_ISOLATED") != "1":
         if shutil.which("unshare") is None or os.geteuid() != 0:
-            print("--isolate needs root and unshare", file=sys.stderr)
-            return 2
-        argv = " ".join([sys.executable] + [a for a in sys.argv if a != "--isolate"])
+            # never multicast on a real network unasked: fall back to the local pty transport
+            print("no private network namespace here (needs root and unshare): using the slcan pty "
+                  "transport instead of udp_multicast", file=sys.stderr)
+            args.transport = "slcan"
+    if args.transport == "udp_multicast" and args.isolate and os.environ.get("BUS_BENCH_ISOLATED") != "1":
+        argv = " ".join([sys.executable] + sys.argv)
         script = ("ip link set lo up multicast on && ip route add 239.0.0.0/8 dev lo && "
                   f"BUS_BENCH_ISOLATED=1 exec {argv}")
         return subprocess.call(["unshare", "-n", "sh", "-c", script])
