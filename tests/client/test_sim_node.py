@@ -43,6 +43,10 @@ def test_impedance_loop_pulls_the_joint_to_the_spring_rest_point(served):
     host, nodes, stop, thread = served
     board = load_board(BOARD_PATH)
     a, b = Actuator(host, 25, board=board), Actuator(host, 26, board=board)
+    # status() waits for the next periodic Status frame; at the default 100 ms
+    # period that wait could outlast the 100 ms command watchdog once the
+    # command stream stops, so the node reports every 20 ms here
+    a.write_param("heartbeat_period_s", 0.02)
     assert a.enable().node_state == "ARMED" and b.enable().node_state == "ARMED"
     p0 = a.set_impedance(0.0, 0.0, 0.0, 0.0, 0.0).p_out_rad   # zero torque: where it is
     target, kp, kd = p0 + 0.2, 50.0, 2.0
