@@ -104,9 +104,9 @@ class State:
 
     ``mode`` is the controller's commanded mode after the command (``IDLE``,
     ``CURRENT``, ``VELOCITY``, ``POSITION``, ``IMPEDANCE``, ``MUSCLE``): a
-    refused setpoint shows the unchanged mode. ``faults`` are the latched
-    fault bits 0-11 (``fault_names`` names them). ``fd``: the reply came as
-    a CAN FD frame.
+    refused setpoint shows the unchanged mode and ``refused`` True (StateReply
+    fault bit 10, MF_APP_REPLY_REFUSED). ``faults`` are the latched fault bits
+    0-9 (``fault_names`` names them). ``fd``: the reply came as a CAN FD frame.
     """
 
     node_id: int
@@ -117,10 +117,14 @@ class State:
     mode: str
     faults: int
     fd: bool = False
+    refused: bool = False
 
     @property
     def fault_names(self) -> tuple[str, ...]:
         return fault_names(self.faults)
+
+
+REFUSED_BIT = 1 << 10  # StateReply fault_bits: this reply answers a refused setpoint
 
 
 @dataclass(frozen=True)
@@ -366,7 +370,8 @@ def _state(node_id: int, v: Mapping[str, int | float], ranges: ImpedanceRanges, 
     js = p.unpack_state(v, ranges)  # type: ignore[arg-type]
     return State(node_id=node_id, p_out_rad=js.p_out_rad, v_out_rad_s=js.v_out_rad_s,
                  tau_out_nm=js.tau_out_nm, temp_c=float(v["temp_c"]), mode=mode_name(int(v["mode"])),
-                 faults=int(v["fault_bits"]), fd=fd)
+                 faults=int(v["fault_bits"]) & ~REFUSED_BIT, fd=fd,
+                 refused=bool(int(v["fault_bits"]) & REFUSED_BIT))
 
 
 def parse_state(msg: can.Message, ranges: ImpedanceRanges) -> State:
@@ -421,8 +426,9 @@ def parse_reply(msg: can.Message, ranges: ImpedanceRanges | Sequence[ImpedanceRa
             r = per_slot[k]
             if r is None:
                 nan = math.nan
+                bits = int(slot["fault_bits"])
                 states.append(State(0, nan, nan, nan, float(slot["temp_c"]), mode_name(int(slot["mode"])),
-                                    int(slot["fault_bits"]), fd))
+                                    bits & ~REFUSED_BIT, fd, refused=bool(bits & REFUSED_BIT)))
             else:
                 states.append(_state(0, slot, r, fd))
         return GroupState(group_id=d.node_id, states=tuple(states))

@@ -172,7 +172,8 @@ static uint8_t mf_app_temp_raw(float temp_c)
     return (uint8_t)(mf_satf(temp_c, -40.0f, 215.0f) + 40.5f);
 }
 
-static void mf_app_send_state(mf_app_t *a, bool fd)
+/* StateReply; refused: this reply answers a refused setpoint (bit 10). */
+static void mf_app_send_state(mf_app_t *a, bool fd, bool refused)
 {
     struct myofoc_can_state_reply_t r;
     const mf_mit_ranges_t *g = &a->par.ranges;
@@ -183,7 +184,7 @@ static void mf_app_send_state(mf_app_t *a, bool fd)
         mf_app_quant(a->ctrl.tau_out_est, g->tau_min_nm, g->tau_max_nm, a->tau_to_raw, (uint16_t)MF_RAW12_FULL);
     r.temp_c = mf_app_temp_raw(mf_maxf(a->ctrl.temp_motor_c, a->ctrl.temp_fet_c));
     r.mode = (uint8_t)(a->ctrl.cmd.mode & 0x0Fu);
-    r.fault_bits = (uint16_t)(a->ctrl.prot.faults & 0x0FFFu);
+    r.fault_bits = (uint16_t)((a->ctrl.prot.faults & 0x03FFu) | (refused ? MF_APP_REPLY_REFUSED : 0u));
     mf_app_push(a, MF_ID_OF(MYOFOC_CAN_STATE_REPLY_FRAME_ID, a->par.node_id), buf,
                 myofoc_can_state_reply_pack(buf, &r, sizeof buf), fd);
 }
@@ -359,11 +360,11 @@ void mf_app_save_done(mf_app_t *a, int result)
 
 /* ---- receive: setpoints ---------------------------------------------- */
 
-/* Refuse a setpoint: count it, answer with the unchanged state. */
+/* Refuse a setpoint: count it, answer with the unchanged state flagged refused. */
 static int mf_app_refuse_setpoint(mf_app_t *a, mf_app_reject_t why, bool fd)
 {
     int rc = mf_app_reject(a, why);
-    mf_app_send_state(a, fd);
+    mf_app_send_state(a, fd, true);
     return rc;
 }
 
@@ -378,7 +379,7 @@ static int mf_app_setpoint(mf_app_t *a, const mf_ctrl_cmd_t *cmd, bool fd)
         a->state = (uint8_t)MF_APP_RUNNING;
         a->armed_s = 0.0f;
         a->cnt.rx_ok++;
-        mf_app_send_state(a, fd);
+        mf_app_send_state(a, fd, false);
         return MF_OK;
     }
     if (rc == MF_ERANGE) {

@@ -107,6 +107,10 @@
 #define MF_APP_FRAME_MAX 64u         /* CAN FD payload, bytes */
 #define MF_APP_PROTOCOL_VERSION 1u   /* the DBC's ProtocolVersion */
 #define MF_APP_IGNORED 1             /* mf_app_on_frame: not for this node */
+/* StateReply fault_bits bit 10: this reply answers a setpoint the node
+ * refused (out of range, non-finite, wrong state); not a latched fault. The
+ * refusal is also counted (Heartbeat rx_reject_count). */
+#define MF_APP_REPLY_REFUSED (1u << 10)
 
 typedef enum {
     MF_APP_BOOT = 0,

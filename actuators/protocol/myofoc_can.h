@@ -736,7 +736,7 @@ struct myofoc_can_group_state_t {
     uint8_t slot0_mode;
 
     /**
-     * Slot 0: Latched fault bits 0-11 (OR of the values): bit 0 overcurrent, bit 1 i2t, bit 2 overvoltage, bit 3 undervoltage, bit 4 overtemp, bit 5 encoder, bit 6 cmd_timeout, bit 7 bad_input, bit 8 config, bit 9 estop (MF_FAULT_* in actuators/core/mf_protect.h); bits 10-11 reserved.
+     * Slot 0: Latched fault bits 0-11 (OR of the values): bit 0 overcurrent, bit 1 i2t, bit 2 overvoltage, bit 3 undervoltage, bit 4 overtemp, bit 5 encoder, bit 6 cmd_timeout, bit 7 bad_input, bit 8 config, bit 9 estop (MF_FAULT_* in actuators/core/mf_protect.h); bit 10 cmd_refused: this reply answers a setpoint the node refused (not latched; also counted in Heartbeat rx_reject_count); bit 11 reserved.
      *
      * Range: 0..4095 (0..4095 -)
      * Scale: 1
@@ -790,7 +790,7 @@ struct myofoc_can_group_state_t {
     uint8_t slot1_mode;
 
     /**
-     * Slot 1: Latched fault bits 0-11 (OR of the values): bit 0 overcurrent, bit 1 i2t, bit 2 overvoltage, bit 3 undervoltage, bit 4 overtemp, bit 5 encoder, bit 6 cmd_timeout, bit 7 bad_input, bit 8 config, bit 9 estop (MF_FAULT_* in actuators/core/mf_protect.h); bits 10-11 reserved.
+     * Slot 1: Latched fault bits 0-11 (OR of the values): bit 0 overcurrent, bit 1 i2t, bit 2 overvoltage, bit 3 undervoltage, bit 4 overtemp, bit 5 encoder, bit 6 cmd_timeout, bit 7 bad_input, bit 8 config, bit 9 estop (MF_FAULT_* in actuators/core/mf_protect.h); bit 10 cmd_refused: this reply answers a setpoint the node refused (not latched; also counted in Heartbeat rx_reject_count); bit 11 reserved.
      *
      * Range: 0..4095 (0..4095 -)
      * Scale: 1
@@ -844,7 +844,7 @@ struct myofoc_can_group_state_t {
     uint8_t slot2_mode;
 
     /**
-     * Slot 2: Latched fault bits 0-11 (OR of the values): bit 0 overcurrent, bit 1 i2t, bit 2 overvoltage, bit 3 undervoltage, bit 4 overtemp, bit 5 encoder, bit 6 cmd_timeout, bit 7 bad_input, bit 8 config, bit 9 estop (MF_FAULT_* in actuators/core/mf_protect.h); bits 10-11 reserved.
+     * Slot 2: Latched fault bits 0-11 (OR of the values): bit 0 overcurrent, bit 1 i2t, bit 2 overvoltage, bit 3 undervoltage, bit 4 overtemp, bit 5 encoder, bit 6 cmd_timeout, bit 7 bad_input, bit 8 config, bit 9 estop (MF_FAULT_* in actuators/core/mf_protect.h); bit 10 cmd_refused: this reply answers a setpoint the node refused (not latched; also counted in Heartbeat rx_reject_count); bit 11 reserved.
      *
      * Range: 0..4095 (0..4095 -)
      * Scale: 1
@@ -898,7 +898,7 @@ struct myofoc_can_group_state_t {
     uint8_t slot3_mode;
 
     /**
-     * Slot 3: Latched fault bits 0-11 (OR of the values): bit 0 overcurrent, bit 1 i2t, bit 2 overvoltage, bit 3 undervoltage, bit 4 overtemp, bit 5 encoder, bit 6 cmd_timeout, bit 7 bad_input, bit 8 config, bit 9 estop (MF_FAULT_* in actuators/core/mf_protect.h); bits 10-11 reserved.
+     * Slot 3: Latched fault bits 0-11 (OR of the values): bit 0 overcurrent, bit 1 i2t, bit 2 overvoltage, bit 3 undervoltage, bit 4 overtemp, bit 5 encoder, bit 6 cmd_timeout, bit 7 bad_input, bit 8 config, bit 9 estop (MF_FAULT_* in actuators/core/mf_protect.h); bit 10 cmd_refused: this reply answers a setpoint the node refused (not latched; also counted in Heartbeat rx_reject_count); bit 11 reserved.
      *
      * Range: 0..4095 (0..4095 -)
      * Scale: 1
@@ -952,7 +952,7 @@ struct myofoc_can_group_state_t {
     uint8_t slot4_mode;
 
     /**
-     * Slot 4: Latched fault bits 0-11 (OR of the values): bit 0 overcurrent, bit 1 i2t, bit 2 overvoltage, bit 3 undervoltage, bit 4 overtemp, bit 5 encoder, bit 6 cmd_timeout, bit 7 bad_input, bit 8 config, bit 9 estop (MF_FAULT_* in actuators/core/mf_protect.h); bits 10-11 reserved.
+     * Slot 4: Latched fault bits 0-11 (OR of the values): bit 0 overcurrent, bit 1 i2t, bit 2 overvoltage, bit 3 undervoltage, bit 4 overtemp, bit 5 encoder, bit 6 cmd_timeout, bit 7 bad_input, bit 8 config, bit 9 estop (MF_FAULT_* in actuators/core/mf_protect.h); bit 10 cmd_refused: this reply answers a setpoint the node refused (not latched; also counted in Heartbeat rx_reject_count); bit 11 reserved.
      *
      * Range: 0..4095 (0..4095 -)
      * Scale: 1
@@ -1006,7 +1006,7 @@ struct myofoc_can_group_state_t {
     uint8_t slot5_mode;
 
     /**
-     * Slot 5: Latched fault bits 0-11 (OR of the values): bit 0 overcurrent, bit 1 i2t, bit 2 overvoltage, bit 3 undervoltage, bit 4 overtemp, bit 5 encoder, bit 6 cmd_timeout, bit 7 bad_input, bit 8 config, bit 9 estop (MF_FAULT_* in actuators/core/mf_protect.h); bits 10-11 reserved.
+     * Slot 5: Latched fault bits 0-11 (OR of the values): bit 0 overcurrent, bit 1 i2t, bit 2 overvoltage, bit 3 undervoltage, bit 4 overtemp, bit 5 encoder, bit 6 cmd_timeout, bit 7 bad_input, bit 8 config, bit 9 estop (MF_FAULT_* in actuators/core/mf_protect.h); bit 10 cmd_refused: this reply answers a setpoint the node refused (not latched; also counted in Heartbeat rx_reject_count); bit 11 reserved.
      *
      * Range: 0..4095 (0..4095 -)
      * Scale: 1
@@ -1060,7 +1060,7 @@ struct myofoc_can_group_state_t {
     uint8_t slot6_mode;
 
     /**
-     * Slot 6: Latched fault bits 0-11 (OR of the values): bit 0 overcurrent, bit 1 i2t, bit 2 overvoltage, bit 3 undervoltage, bit 4 overtemp, bit 5 encoder, bit 6 cmd_timeout, bit 7 bad_input, bit 8 config, bit 9 estop (MF_FAULT_* in actuators/core/mf_protect.h); bits 10-11 reserved.
+     * Slot 6: Latched fault bits 0-11 (OR of the values): bit 0 overcurrent, bit 1 i2t, bit 2 overvoltage, bit 3 undervoltage, bit 4 overtemp, bit 5 encoder, bit 6 cmd_timeout, bit 7 bad_input, bit 8 config, bit 9 estop (MF_FAULT_* in actuators/core/mf_protect.h); bit 10 cmd_refused: this reply answers a setpoint the node refused (not latched; also counted in Heartbeat rx_reject_count); bit 11 reserved.
      *
      * Range: 0..4095 (0..4095 -)
      * Scale: 1
@@ -1114,7 +1114,7 @@ struct myofoc_can_group_state_t {
     uint8_t slot7_mode;
 
     /**
-     * Slot 7: Latched fault bits 0-11 (OR of the values): bit 0 overcurrent, bit 1 i2t, bit 2 overvoltage, bit 3 undervoltage, bit 4 overtemp, bit 5 encoder, bit 6 cmd_timeout, bit 7 bad_input, bit 8 config, bit 9 estop (MF_FAULT_* in actuators/core/mf_protect.h); bits 10-11 reserved.
+     * Slot 7: Latched fault bits 0-11 (OR of the values): bit 0 overcurrent, bit 1 i2t, bit 2 overvoltage, bit 3 undervoltage, bit 4 overtemp, bit 5 encoder, bit 6 cmd_timeout, bit 7 bad_input, bit 8 config, bit 9 estop (MF_FAULT_* in actuators/core/mf_protect.h); bit 10 cmd_refused: this reply answers a setpoint the node refused (not latched; also counted in Heartbeat rx_reject_count); bit 11 reserved.
      *
      * Range: 0..4095 (0..4095 -)
      * Scale: 1
@@ -1375,7 +1375,7 @@ struct myofoc_can_state_reply_t {
     uint8_t mode;
 
     /**
-     * Latched fault bits 0-11 (OR of the values): bit 0 overcurrent, bit 1 i2t, bit 2 overvoltage, bit 3 undervoltage, bit 4 overtemp, bit 5 encoder, bit 6 cmd_timeout, bit 7 bad_input, bit 8 config, bit 9 estop (MF_FAULT_* in actuators/core/mf_protect.h); bits 10-11 reserved.
+     * Latched fault bits 0-11 (OR of the values): bit 0 overcurrent, bit 1 i2t, bit 2 overvoltage, bit 3 undervoltage, bit 4 overtemp, bit 5 encoder, bit 6 cmd_timeout, bit 7 bad_input, bit 8 config, bit 9 estop (MF_FAULT_* in actuators/core/mf_protect.h); bit 10 cmd_refused: this reply answers a setpoint the node refused (not latched; also counted in Heartbeat rx_reject_count); bit 11 reserved.
      *
      * Range: 0..4095 (0..4095 -)
      * Scale: 1

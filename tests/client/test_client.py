@@ -91,7 +91,10 @@ def test_setpoints_return_the_state_with_the_mode(channel, host):
         rejects = app.counters["rx_reject"]
         a.disable()
         st = a.set_current(1.0)
-        assert st.mode == "IDLE"
+        assert st.mode == "IDLE" and st.refused and st.faults == 0
+        assert not a.enable().node_state == "FAULT"
+        assert not a.set_current(0.5).refused
+        a.disable()
         with nodes.lock:
             assert app.counters["rx_reject"] == rejects + 1
         status = a.status()

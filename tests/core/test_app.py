@@ -25,6 +25,7 @@ ENC = 1234
 RANGES = p.ImpedanceRanges(p_min_rad=-4.0, p_max_rad=4.0, v_min_rad_s=-30.0, v_max_rad_s=30.0,
                            kp_max_nm_rad=200.0, kd_max_nms_rad=4.0, tau_min_nm=-15.0, tau_max_nm=15.0)
 FAULT_BITS = {v: n for v, n in p.choices("Status", "fault_bits").items()}
+REFUSED_BIT = 1 << 10  # StateReply fault_bits: the reply answers a refused setpoint (mf_app.h)
 STATES = {v: n for v, n in p.choices("Heartbeat", "node_state").items()}
 MODES = {v: n for v, n in p.choices("StateReply", "mode").items()}
 STATUS = {v: n for v, n in p.choices("ParamReply", "param_status").items()}
@@ -197,10 +198,12 @@ def test_setpoints_refused_outside_armed_running_and_out_of_range():
     assert send(app, "CurrentCommand", {"i_d_ref_a": 0.0, "i_q_ref_a": 1.0}) == -4
     reply = only(app, "StateReply").values
     assert MODES[reply["mode"]] == "IDLE"
+    assert reply["fault_bits"] == REFUSED_BIT  # answered with the refusal flag, no fault
     assert run(app, 10) == 0 and not app.pwm_enable
     control(app, "ENABLE", 1)
     send(app, "CurrentCommand", {"i_d_ref_a": 0.0, "i_q_ref_a": 1.0})
-    replies(app)
+    accepted = [d for d in replies(app) if d.name == "StateReply"][0].values
+    assert accepted["fault_bits"] & REFUSED_BIT == 0
     limit = make_config().i_limit_a
     bad = [("CurrentCommand", {"i_d_ref_a": 0.0, "i_q_ref_a": limit * 1.01}, "rx_out_of_range"),
            ("CurrentCommand", {"i_d_ref_a": 0.8 * limit, "i_q_ref_a": 0.8 * limit}, "rx_out_of_range"),
@@ -214,7 +217,8 @@ def test_setpoints_refused_outside_armed_running_and_out_of_range():
         before = app.counters
         assert send(app, name, values) == -3, (name, values)
         assert app.counters[reason] == before[reason] + 1
-        assert MODES[only(app, "StateReply").values["mode"]] == "CURRENT"
+        reply = only(app, "StateReply").values
+        assert MODES[reply["mode"]] == "CURRENT" and reply["fault_bits"] == REFUSED_BIT
         assert app.command["i_q_ref"] == 1.0
     nan = struct.pack("<ff", float("nan"), 1.0)
     assert app.on_frame(p.frame_id("CurrentCommand", NODE), nan) == -3
@@ -238,8 +242,9 @@ def test_estop_fault_and_clear():
     _, on = app.run(100, ADC_ZERO, VBUS_RAW, ENC)
     assert on == 0
     send(app, "CurrentCommand", {"i_d_ref_a": 0.0, "i_q_ref_a": 1.0})
-    reply = only(app, "StateReply").values
-    assert FAULT_BITS[reply["fault_bits"]] == "ESTOP" and MODES[reply["mode"]] == "IDLE"
+    reply = only(app, "StateReply").values  # refused in FAULT: the e-stop bit and the refusal flag
+    assert FAULT_BITS[reply["fault_bits"] & ~REFUSED_BIT] == "ESTOP" and MODES[reply["mode"]] == "IDLE"
+    assert reply["fault_bits"] & REFUSED_BIT
     hb = control(app, "ENABLE", 2)  # refused: the heartbeat keeps the last applied seq
     assert (STATES[hb["node_state"]], hb["control_seq"]) == ("FAULT", 1)
     hb = control(app, "CLEAR_FAULTS", 3)
