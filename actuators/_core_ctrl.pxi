@@ -96,10 +96,8 @@ MODE_POSITION = MF_MODE_POSITION
 MODE_IMPEDANCE = MF_MODE_IMPEDANCE
 MODE_MUSCLE = MF_MODE_MUSCLE
 
-# Command fields by name -> their default; the command is set as a whole.
-_CMD_FIELDS = ("i_d_ref", "i_q_ref", "v_d_ref", "v_q_ref", "force_angle", "theta_e_force",
-               "v_out_ref", "p_out_ref", "tau_ff_nm", "p_des", "v_des", "kp", "kd", "tau_ff",
-               "u_flex", "u_ext")
+include "_ctrl_cmd.pxi"
+
 _CMD_STATUS = {0: "ok", -3: "refused: a field is non-finite or out of range",
                -4: "refused: a fault is latched or the config is invalid"}
 
@@ -186,28 +184,9 @@ cdef class Controller:
         """Set the command; returns 0, or raises ValueError when the core refuses it."""
         cdef mf_ctrl_cmd_t m
         cdef int rc
-        unknown = set(fields) - set(_CMD_FIELDS)
-        if unknown:
-            raise TypeError(f"unknown command fields {sorted(unknown)}; known: {_CMD_FIELDS}")
         if mode < 0 or mode >= MF_MODE_COUNT:
             raise ValueError(f"mode {mode} is not a mode (0..{MF_MODE_COUNT - 1})")
-        m.mode = <uint8_t>mode
-        m.i_d_ref = fields.get("i_d_ref", 0.0)
-        m.i_q_ref = fields.get("i_q_ref", 0.0)
-        m.v_d_ref = fields.get("v_d_ref", 0.0)
-        m.v_q_ref = fields.get("v_q_ref", 0.0)
-        m.force_angle = bool(fields.get("force_angle", False))
-        m.theta_e_force = fields.get("theta_e_force", 0.0)
-        m.v_out_ref = fields.get("v_out_ref", 0.0)
-        m.p_out_ref = fields.get("p_out_ref", 0.0)
-        m.tau_ff_nm = fields.get("tau_ff_nm", 0.0)
-        m.imp.p_des = fields.get("p_des", 0.0)
-        m.imp.v_des = fields.get("v_des", 0.0)
-        m.imp.kp = fields.get("kp", 0.0)
-        m.imp.kd = fields.get("kd", 0.0)
-        m.imp.tau_ff = fields.get("tau_ff", 0.0)
-        m.u_flex = fields.get("u_flex", 0.0)
-        m.u_ext = fields.get("u_ext", 0.0)
+        _fill_cmd(&m, mode, fields)
         rc = mf_ctrl_command(&self.s, &self.c, &m)
         if rc != 0:
             raise ValueError(f"command {fields} in mode {mode} {_CMD_STATUS.get(rc, rc)}")

@@ -136,9 +136,8 @@ cdef extern from "mf_params.h":
     enum:
         MF_PARAMS_PAGE_MAX
 
-CMD_FIELDS = ("i_d_ref", "i_q_ref", "v_d_ref", "v_q_ref", "force_angle", "theta_e_force",
-              "v_out_ref", "p_out_ref", "tau_ff_nm", "p_des", "v_des", "kp", "kd", "tau_ff",
-              "u_flex", "u_ext")
+include "_ctrl_cmd.pxi"
+
 F32_FIELDS = ("i_d", "i_q", "i_d_ref", "i_q_ref", "v_d", "v_q", "theta_e", "omega_m_est",
               "p_out_est", "v_out_est", "tau_out_ref", "v_bus_est")
 F64_FIELDS = ("theta_m", "omega_m", "tau_e", "p_out", "v_out", "tau_out", "p_load",
@@ -185,28 +184,9 @@ cdef class Bank:
         follows); returns its code (0 ok, <0 refused)."""
         cdef mf_sim_node_t *nd = self._node(i)
         cdef mf_ctrl_cmd_t m
-        unknown = set(fields) - set(CMD_FIELDS)
-        if unknown:
-            raise TypeError(f"unknown command fields {sorted(unknown)}")
         if mode < 0 or mode > 255:
             raise ValueError(f"mode {mode} is not a mode")
-        m.mode = <uint8_t>mode
-        m.i_d_ref = fields.get("i_d_ref", 0.0)
-        m.i_q_ref = fields.get("i_q_ref", 0.0)
-        m.v_d_ref = fields.get("v_d_ref", 0.0)
-        m.v_q_ref = fields.get("v_q_ref", 0.0)
-        m.force_angle = bool(fields.get("force_angle", False))
-        m.theta_e_force = fields.get("theta_e_force", 0.0)
-        m.v_out_ref = fields.get("v_out_ref", 0.0)
-        m.p_out_ref = fields.get("p_out_ref", 0.0)
-        m.tau_ff_nm = fields.get("tau_ff_nm", 0.0)
-        m.imp.p_des = fields.get("p_des", 0.0)
-        m.imp.v_des = fields.get("v_des", 0.0)
-        m.imp.kp = fields.get("kp", 0.0)
-        m.imp.kd = fields.get("kd", 0.0)
-        m.imp.tau_ff = fields.get("tau_ff", 0.0)
-        m.u_flex = fields.get("u_flex", 0.0)
-        m.u_ext = fields.get("u_ext", 0.0)
+        _fill_cmd(&m, mode, fields)
         return mf_sim_command(nd, &m)
 
     def clear_faults(self, uint32_t i) -> int:
