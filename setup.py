@@ -18,6 +18,7 @@ CORE_DIR = os.path.join("actuators", "core")
 PLANT_DIR = os.path.join("actuators", "plant")
 PROTO_DIR = os.path.join("actuators", "protocol")
 SIM_DIR = os.path.join("actuators", "simcore")
+BOOT_DIR = os.path.join("actuators", "boot")
 
 # The flags every target compiles the core with (DESIGN.md section 1).
 # -fno-tree-slp-vectorize: gcc's merging of neighbouring float stores into one
@@ -44,6 +45,8 @@ STRICT_SOURCES: dict[str, list[str]] = {
     "actuators._core": _c_sources(CORE_DIR) + CODEC_SOURCES,
     "actuators.plant._plant": _c_sources(PLANT_DIR),
     "actuators._sim": _c_sources(CORE_DIR) + CODEC_SOURCES + _c_sources(PLANT_DIR) + _c_sources(SIM_DIR),
+    # The bootloader (UDS over ISO-TP, A/B slots, image checks, Ed25519).
+    "actuators._boot": _c_sources(BOOT_DIR),
 }
 
 
@@ -68,12 +71,12 @@ def _ext(name: str, pyx: str) -> Extension:
     # Every C source and header counts as a dependency, so that editing one
     # relinks the extension (setuptools otherwise keeps the old .so).
     depends = STRICT_SOURCES.get(name, []) + glob.glob(os.path.join("actuators", "*.pxi"))
-    for folder in (CORE_DIR, PLANT_DIR, SIM_DIR, PROTO_DIR):
+    for folder in (CORE_DIR, PLANT_DIR, SIM_DIR, PROTO_DIR, BOOT_DIR):
         depends += glob.glob(os.path.join(folder, "*.h"))
     return Extension(
         name,
         sources=[pyx],
-        include_dirs=[CORE_DIR, PLANT_DIR, SIM_DIR, PROTO_DIR, numpy.get_include()],
+        include_dirs=[CORE_DIR, PLANT_DIR, SIM_DIR, PROTO_DIR, BOOT_DIR, numpy.get_include()],
         depends=depends,
         extra_compile_args=GLUE_CFLAGS,
         libraries=["m"],  # the plant uses libm (the core itself does not)
@@ -87,6 +90,7 @@ EXTENSIONS = [
         ("actuators._core", "actuators/_core.pyx"),
         ("actuators.plant._plant", "actuators/plant/_plant.pyx"),
         ("actuators._sim", "actuators/_sim.pyx"),
+        ("actuators._boot", "actuators/_boot.pyx"),
     ]
     if os.path.exists(pyx)
     # MYOFOC_ONLY=actuators._core builds just the named extension(s), for development.
