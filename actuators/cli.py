@@ -166,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from hil.run import add_parser as _add_hil
     _add_hil(sub)
+    from firmware_gen.cli import add_parser as _add_fw
+    _add_fw(sub)
     return p
 
 
