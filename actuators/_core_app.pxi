@@ -41,6 +41,7 @@ cdef extern from "mf_params.h":
         MF_PARAM_PERSISTENT
         MF_PARAM_READ_ONLY
         MF_PARAM_IDLE_ONLY
+        MF_PARAM_WHERE_STATE "MF_PARAM_IN_STATE"
 
 cdef extern from "mf_app.h":
     ctypedef struct mf_app_config_t:
@@ -110,7 +111,8 @@ _LOAD_ERRORS = {-1: "bad page (magic, version, length, CRC or an index), or valu
 
 def param_table() -> list:
     """The parameter table (mf_params.c) as dicts: index, name, unit, min, max,
-    default, persistent, read_only, idle_only."""
+    default, persistent, read_only, idle_only, live (a read-only signal of the
+    controller's state or an injection result, not a parameter)."""
     cdef size_t k
     cdef const mf_param_desc_t *d
     rows = []
@@ -120,7 +122,8 @@ def param_table() -> list:
                      "min": d.min, "max": d.max, "default": d.def_,
                      "persistent": bool(d.flags & MF_PARAM_PERSISTENT),
                      "read_only": bool(d.flags & MF_PARAM_READ_ONLY),
-                     "idle_only": bool(d.flags & MF_PARAM_IDLE_ONLY)})
+                     "idle_only": bool(d.flags & MF_PARAM_IDLE_ONLY),
+                     "live": d.where == MF_PARAM_WHERE_STATE})
     return rows
 
 
@@ -144,6 +147,7 @@ cdef class App:
         cdef mf_app_config_t cfg
         cdef const char *bad
         cdef dict d = _ctrl_config_dict(ctrl_config)
+        memset(&cfg, 0, sizeof(mf_app_config_t))
         cfg.ctrl = d
         mf_params_defaults(&cfg.ctrl, &cfg.app)  # table defaults for the app part
         cfg.ctrl = d                             # the board's controller config wins

@@ -6,6 +6,37 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t
 from libc.stdlib cimport malloc, free
 
 cdef extern from "mf_ctrl.h":
+    ctypedef struct mf_cogging_config_t:
+        uint32_t cog_n_per_rev
+        float amp_nm[3]
+        float phase_rad[3]
+    ctypedef struct mf_inject_config_t:
+        uint8_t kind
+        uint8_t axis
+        bint use_encoder
+        float amp
+        float offset
+        float hold
+        float freq_hz
+        float omega_e_cmd
+        float theta0_e
+        float lockin_harmonic
+        float settle_s
+        float window_s
+    ctypedef struct mf_inject_t:
+        float t_s
+        float theta_e
+        uint32_t k
+        uint32_t n
+        uint32_t n_window
+        uint32_t n_bad
+        bint done
+        float v_d_mean, v_q_mean, i_d_mean, i_q_mean
+        float v_d_rotor_mean, v_q_rotor_mean, i_d_rotor_mean, i_q_rotor_mean
+        float omega_e_mean
+        float theta_err_mean
+        float v_c, v_s, i_c, i_s
+        float theta_cmd_turned, theta_enc_turned
     ctypedef struct mf_ctrl_config_t:
         float pwm_period_s
         uint32_t outer_div
@@ -26,6 +57,7 @@ cdef extern from "mf_ctrl.h":
         mf_motion_config_t motion
         mf_muscle_config_t muscle
         mf_protect_config_t protect
+        mf_cogging_config_t cogging
     ctypedef struct mf_ctrl_cmd_t:
         uint8_t mode
         float i_d_ref
@@ -40,6 +72,7 @@ cdef extern from "mf_ctrl.h":
         mf_impedance_cmd_t imp
         float u_flex
         float u_ext
+        mf_inject_config_t inject
     ctypedef struct mf_ctrl_sense_t:
         uint16_t adc_i[3]
         uint16_t adc_vbus
@@ -58,6 +91,7 @@ cdef extern from "mf_ctrl.h":
         mf_impedance_t imp
         mf_muscle_t muscle
         mf_protect_t prot
+        mf_inject_t inject
         mf_ctrl_cmd_t cmd
         uint8_t active_mode
         uint32_t step_count
@@ -74,6 +108,7 @@ cdef extern from "mf_ctrl.h":
         float v_out
         float tau_out_ref
         float tau_out_est
+        float i_q_cog
         mf_ctrl_pwm_t pwm
     const char *mf_ctrl_config_problem(const mf_ctrl_config_t *c) nogil
     int mf_ctrl_init(mf_ctrl_t *s, const mf_ctrl_config_t *c) nogil
@@ -86,7 +121,7 @@ cdef extern from "mf_ctrl.h":
                          mf_ctrl_pwm_t *out, uint32_t n) nogil
     enum:
         MF_MODE_IDLE, MF_MODE_VOLTAGE, MF_MODE_CURRENT, MF_MODE_VELOCITY, MF_MODE_POSITION,
-        MF_MODE_IMPEDANCE, MF_MODE_MUSCLE, MF_MODE_COUNT
+        MF_MODE_IMPEDANCE, MF_MODE_MUSCLE, MF_MODE_INJECT, MF_MODE_COUNT
 
 MODE_IDLE = MF_MODE_IDLE
 MODE_VOLTAGE = MF_MODE_VOLTAGE
@@ -95,6 +130,55 @@ MODE_VELOCITY = MF_MODE_VELOCITY
 MODE_POSITION = MF_MODE_POSITION
 MODE_IMPEDANCE = MF_MODE_IMPEDANCE
 MODE_MUSCLE = MF_MODE_MUSCLE
+MODE_INJECT = MF_MODE_INJECT
+
+MODE_NAMES = {"idle": MODE_IDLE, "voltage": MODE_VOLTAGE, "current": MODE_CURRENT,
+              "velocity": MODE_VELOCITY, "position": MODE_POSITION, "impedance": MODE_IMPEDANCE,
+              "muscle": MODE_MUSCLE, "inject": MODE_INJECT}
+
+# mf_inject_kind_t and mf_inject_axis_t by name (mf_inject.h)
+INJECT_KINDS = {"v_dc": 0, "i_dc": 1, "v_sine": 2, "i_sine": 3, "v_rotate": 4, "i_rotate": 5}
+INJECT_AXES = {"d": 0, "q": 1}
+INJECT_FIELDS = ("kind", "axis", "use_encoder", "amp", "offset", "hold", "freq_hz", "omega_e_cmd",
+                 "theta0_e", "lockin_harmonic", "settle_s", "window_s")
+INJECT_RESULTS = ("t_s", "theta_e", "k", "n", "n_window", "n_bad", "done", "v_d_mean", "v_q_mean",
+                  "i_d_mean", "i_q_mean", "v_d_rotor_mean", "v_q_rotor_mean", "i_d_rotor_mean",
+                  "i_q_rotor_mean", "omega_e_mean", "theta_err_mean", "v_c", "v_s", "i_c", "i_s",
+                  "theta_cmd_turned", "theta_enc_turned")
+
+
+def _mode_number(mode) -> int:
+    """A mode as its number: an int, or a name of MODE_NAMES."""
+    if isinstance(mode, str):
+        if mode not in MODE_NAMES:
+            raise ValueError(f"mode {mode!r} is not one of {sorted(MODE_NAMES)}")
+        return MODE_NAMES[mode]
+    return int(mode)
+
+
+def _inject_config_dict(inject) -> dict:
+    """The inject command (dict of mf_inject_config_t fields, SI; kind and axis
+    as numbers or names) as a full dict for the C struct, absent fields 0."""
+    d = dict(inject)
+    unknown = set(d) - set(INJECT_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown inject fields {sorted(unknown)}; known: {INJECT_FIELDS}")
+    out = {name: 0 for name in INJECT_FIELDS}
+    out.update(d)
+    if isinstance(out["kind"], str):
+        if out["kind"] not in INJECT_KINDS:
+            raise ValueError(f"inject kind {out['kind']!r} is not one of {sorted(INJECT_KINDS)}")
+        out["kind"] = INJECT_KINDS[out["kind"]]
+    if isinstance(out["axis"], str):
+        if out["axis"] not in INJECT_AXES:
+            raise ValueError(f"inject axis {out['axis']!r} is not one of {sorted(INJECT_AXES)}")
+        out["axis"] = INJECT_AXES[out["axis"]]
+    for key in ("kind", "axis"):
+        if not 0 <= int(out[key]) <= 255:
+            raise ValueError(f"inject {key} = {out[key]!r} is out of range")
+        out[key] = int(out[key])
+    out["use_encoder"] = bool(out["use_encoder"])
+    return out
 
 include "_ctrl_cmd.pxi"
 
@@ -180,13 +264,21 @@ cdef class Controller:
         """The C config as a nested dict (what the core runs with)."""
         return self.c
 
-    def command(self, int mode, **fields) -> int:
-        """Set the command; returns 0, or raises ValueError when the core refuses it."""
+    def command(self, mode, **fields) -> int:
+        """Set the command; returns 0, or raises ValueError when the core refuses it.
+        mode: a number or a name of MODE_NAMES; in mode "inject" the field
+        inject=dict(kind=..., amp=..., ...) (mf_inject_config_t fields)."""
         cdef mf_ctrl_cmd_t m
         cdef int rc
-        if mode < 0 or mode >= MF_MODE_COUNT:
+        cdef int mode_n = _mode_number(mode)
+        inject = fields.pop("inject", None)
+        if mode_n < 0 or mode_n >= MF_MODE_COUNT:
             raise ValueError(f"mode {mode} is not a mode (0..{MF_MODE_COUNT - 1})")
-        _fill_cmd(&m, mode, fields)
+        _fill_cmd(&m, mode_n, fields)
+        if inject is not None:
+            m.inject = _inject_config_dict(inject)
+        elif mode_n == MF_MODE_INJECT:
+            raise ValueError("mode inject needs inject=dict(kind=..., ...) (mf_inject_config_t fields)")
         rc = mf_ctrl_command(&self.s, &self.c, &m)
         if rc != 0:
             raise ValueError(f"command {fields} in mode {mode} {_CMD_STATUS.get(rc, rc)}")
@@ -287,6 +379,24 @@ cdef class Controller:
         return self.s.step_count
 
     @property
+    def i_q_cog(self) -> float:
+        """Cogging feed-forward current in i_q_ref, A (torque modes)."""
+        return self.s.i_q_cog
+
+    def inject_result(self) -> dict:
+        """The injection's time base and results (mf_inject_t; valid when done)."""
+        cdef mf_inject_t *j = &self.s.inject
+        return {"t_s": j.t_s, "theta_e": j.theta_e, "k": j.k, "n": j.n, "n_window": j.n_window,
+                "n_bad": j.n_bad, "done": bool(j.done),
+                "v_d_mean": j.v_d_mean, "v_q_mean": j.v_q_mean,
+                "i_d_mean": j.i_d_mean, "i_q_mean": j.i_q_mean,
+                "v_d_rotor_mean": j.v_d_rotor_mean, "v_q_rotor_mean": j.v_q_rotor_mean,
+                "i_d_rotor_mean": j.i_d_rotor_mean, "i_q_rotor_mean": j.i_q_rotor_mean,
+                "omega_e_mean": j.omega_e_mean, "theta_err_mean": j.theta_err_mean,
+                "v_c": j.v_c, "v_s": j.v_s, "i_c": j.i_c, "i_s": j.i_s,
+                "theta_cmd_turned": j.theta_cmd_turned, "theta_enc_turned": j.theta_enc_turned}
+
+    @property
     def kt_nm_a(self) -> float:
         """Motor torque constant 1.5 p flux, N m/A."""
         return self.s.kt_nm_a
@@ -319,5 +429,5 @@ cdef class Controller:
         }
 
 
-__all__ += ["Controller", "MODE_CURRENT", "MODE_IDLE", "MODE_IMPEDANCE", "MODE_MUSCLE",
-            "MODE_POSITION", "MODE_VELOCITY", "MODE_VOLTAGE"]
+__all__ += ["Controller", "INJECT_AXES", "INJECT_KINDS", "MODE_CURRENT", "MODE_IDLE", "MODE_IMPEDANCE",
+            "MODE_INJECT", "MODE_MUSCLE", "MODE_NAMES", "MODE_POSITION", "MODE_VELOCITY", "MODE_VOLTAGE"]

@@ -1,6 +1,11 @@
 # mf_ctrl_cmd_t from keyword fields, shared by the core binding (Controller)
 # and the simulator binding (Bank). The including module declares
-# mf_ctrl_cmd_t (with its mf_impedance_cmd_t) from mf_ctrl.h first.
+# mf_ctrl_cmd_t (with its mf_impedance_cmd_t) from mf_ctrl.h first. The
+# command is zeroed first (padding included: the core compares the inject
+# config byte for byte); the inject config (MF_MODE_INJECT) is filled by the
+# caller (Controller.command: inject=dict(...)).
+
+from libc.string cimport memset
 
 CMD_FIELDS = ("i_d_ref", "i_q_ref", "v_d_ref", "v_q_ref", "force_angle", "theta_e_force",
               "v_out_ref", "p_out_ref", "tau_ff_nm", "p_des", "v_des", "kp", "kd", "tau_ff",
@@ -12,6 +17,7 @@ cdef int _fill_cmd(mf_ctrl_cmd_t *m, int mode, dict fields) except -1:
     unknown = set(fields) - set(CMD_FIELDS)
     if unknown:
         raise TypeError(f"unknown command fields {sorted(unknown)}; known: {CMD_FIELDS}")
+    memset(m, 0, sizeof(mf_ctrl_cmd_t))
     m.mode = <uint8_t>mode
     m.i_d_ref = fields.get("i_d_ref", 0.0)
     m.i_q_ref = fields.get("i_q_ref", 0.0)

@@ -92,6 +92,20 @@ class ProtectConfig:
     safe_state: int = 0  # 0 coast, 1 brake (mf_safe_state_t)
 
 
+COGGING_HARMONICS = 3  # MF_COGGING_HARMONICS
+
+
+@dataclass
+class CoggingConfig:
+    """mf_cogging_config_t: cogging feed-forward, motor side, in the plant's model
+    tau_cog = sum_k amp_nm[k] sin((k+1) cog_n_per_rev theta_m + phase_rad[k])
+    (N m, rad; theta_m the encoder's single-turn motor angle). cog_n_per_rev = 0: off."""
+
+    cog_n_per_rev: int = 0
+    amp_nm: list[float] = field(default_factory=lambda: [0.0] * COGGING_HARMONICS)
+    phase_rad: list[float] = field(default_factory=lambda: [0.0] * COGGING_HARMONICS)
+
+
 @dataclass
 class CtrlConfig:
     """mf_ctrl_config_t: the whole actuator controller."""
@@ -115,10 +129,20 @@ class CtrlConfig:
     motion: MotionConfig = field(default_factory=MotionConfig)
     muscle: MuscleConfig = field(default_factory=MuscleConfig)
     protect: ProtectConfig = field(default_factory=ProtectConfig)
+    cogging: CoggingConfig = field(default_factory=CoggingConfig)
 
     def as_dict(self) -> dict[str, Any]:
-        """Nested dict with the C field names (what the binding converts)."""
-        return dataclasses.asdict(self)
+        """Nested dict with the C field names (what the binding converts);
+        the cogging harmonics padded with zeros to COGGING_HARMONICS."""
+        d = dataclasses.asdict(self)
+        cog = d["cogging"]
+        for key in ("amp_nm", "phase_rad"):
+            values = [float(x) for x in cog[key]]
+            if len(values) > COGGING_HARMONICS:
+                raise ValueError(f"CtrlConfig.cogging.{key} has at most {COGGING_HARMONICS} harmonics, "
+                                 f"got {len(values)}")
+            cog[key] = values + [0.0] * (COGGING_HARMONICS - len(values))
+        return d
 
 
 def current_gains(r_ohm: float, l_h: float, bandwidth_rad_s: float) -> PIConfig:

@@ -6,6 +6,7 @@
  */
 #include "mf_app.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "mf_err.h"
@@ -231,6 +232,18 @@ static void mf_app_send_param_reply(mf_app_t *a, uint8_t node, uint16_t index, u
 
 /* ---- init ------------------------------------------------------------ */
 
+/* The table defaults of the inject.* parameters. */
+static void mf_app_inject_defaults(mf_app_t *a)
+{
+    size_t k;
+    for (k = 0u; k < mf_params_count(); k++) {
+        const mf_param_desc_t *d = mf_params_at(k);
+        if (d->where == (uint8_t)MF_PARAM_IN_INJECT) {
+            (void)mf_params_set_at(d, &a->inject_cfg, d->def);
+        }
+    }
+}
+
 int mf_app_init(mf_app_t *a, const mf_app_config_t *cfg)
 {
     if (a == NULL || cfg == NULL) {
@@ -247,6 +260,7 @@ int mf_app_init(mf_app_t *a, const mf_app_config_t *cfg)
     }
     a->init_ok = true;
     mf_app_derive(a);
+    mf_app_inject_defaults(a);
     return (mf_ctrl_init(&a->ctrl, &a->ctrl_cfg) == MF_OK) ? MF_OK : MF_EINVAL;
 }
 
@@ -262,7 +276,13 @@ uint8_t mf_app_param_read(const mf_app_t *a, uint16_t index, float *value)
         *value = mf_app_nan();
         return (uint8_t)MYOFOC_CAN_PARAM_REPLY_PARAM_STATUS_UNKNOWN_INDEX_CHOICE;
     }
-    (void)mf_params_get(d, &a->ctrl_cfg, &a->par, value);
+    if (d->where == (uint8_t)MF_PARAM_IN_INJECT) {
+        (void)mf_params_get_at(d, &a->inject_cfg, value);
+    } else if (d->where == (uint8_t)MF_PARAM_IN_STATE) {
+        (void)mf_params_get_at(d, &a->ctrl, value);
+    } else {
+        (void)mf_params_get(d, &a->ctrl_cfg, &a->par, value);
+    }
     return (uint8_t)MYOFOC_CAN_PARAM_REPLY_PARAM_STATUS_OK_CHOICE;
 }
 
@@ -280,6 +300,12 @@ uint8_t mf_app_param_write(mf_app_t *a, uint16_t index, float value)
     }
     if ((d->flags & MF_PARAM_READ_ONLY) != 0u || d->where == (uint8_t)MF_PARAM_CONST) {
         return (uint8_t)MYOFOC_CAN_PARAM_REPLY_PARAM_STATUS_READ_ONLY_CHOICE;
+    }
+    if (d->where == (uint8_t)MF_PARAM_IN_INJECT) {
+        /* the config of the next injection: any state (a running one keeps its copy) */
+        return (mf_params_set_at(d, &a->inject_cfg, value) == MF_OK)
+                   ? (uint8_t)MYOFOC_CAN_PARAM_REPLY_PARAM_STATUS_OK_CHOICE
+                   : (uint8_t)MYOFOC_CAN_PARAM_REPLY_PARAM_STATUS_OUT_OF_RANGE_CHOICE;
     }
     idle_only = (d->flags & MF_PARAM_IDLE_ONLY) != 0u;
     if (idle_only && mf_app_driving(a)) {
@@ -480,18 +506,73 @@ static int mf_app_on_setpoint(mf_app_t *a, uint32_t fn, const uint8_t *data, boo
 
 /* ---- receive: control and parameters --------------------------------- */
 
+/* The injection's references stay within the node's limits: a current
+ * injection within i_limit_a (|amp| + |offset| on its axis, hold on the
+ * other), a rotating vector within the output speed limit
+ * motion.v_max_rad_s. A voltage injection is limited to the voltage circle
+ * by the controller and stopped by the overcurrent protection. */
+static bool mf_app_inject_within_limits(const mf_app_t *a, const mf_inject_config_t *c)
+{
+    const mf_ctrl_config_t *k = &a->ctrl_cfg;
+    bool current = c->kind == (uint8_t)MF_INJECT_I_DC || c->kind == (uint8_t)MF_INJECT_I_SINE ||
+                   c->kind == (uint8_t)MF_INJECT_I_ROTATE;
+    bool rotate = c->kind == (uint8_t)MF_INJECT_V_ROTATE || c->kind == (uint8_t)MF_INJECT_I_ROTATE;
+    if (current) {
+        float on_axis = fabsf(c->amp) + (rotate ? 0.0f : fabsf(c->offset));
+        float other = rotate ? 0.0f : c->hold;
+        if (!(on_axis * on_axis + other * other <= k->i_limit_a * k->i_limit_a)) {
+            return false;
+        }
+    }
+    if (rotate && !(fabsf(c->omega_e_cmd) <= (float)k->pole_pairs * k->gear_ratio * k->motion.v_max_rad_s)) {
+        return false;
+    }
+    return true;
+}
+
+/* Control INJECT: mode MF_MODE_INJECT with a copy of inject_cfg. */
+static int mf_app_start_inject(mf_app_t *a)
+{
+    mf_ctrl_cmd_t cmd;
+    int rc;
+    if (!mf_app_driving(a)) {
+        return mf_app_reject(a, MF_REJ_WRONG_STATE);
+    }
+    if (mf_inject_config_problem(&a->inject_cfg, a->ctrl_cfg.pwm_period_s) != NULL ||
+        !mf_app_inject_within_limits(a, &a->inject_cfg)) {
+        return mf_app_reject(a, MF_REJ_OUT_OF_RANGE);
+    }
+    memset(&cmd, 0, sizeof cmd); /* every byte: the controller restarts on any change */
+    cmd.mode = (uint8_t)MF_MODE_INJECT;
+    cmd.inject = a->inject_cfg;
+    rc = mf_ctrl_command(&a->ctrl, &a->ctrl_cfg, &cmd);
+    if (rc == MF_OK) {
+        a->state = (uint8_t)MF_APP_RUNNING;
+        a->armed_s = 0.0f;
+        return MF_OK;
+    }
+    if (rc == MF_ERANGE) {
+        return mf_app_reject(a, MF_REJ_OUT_OF_RANGE);
+    }
+    mf_app_sync_fault(a);
+    return mf_app_reject(a, MF_REJ_WRONG_STATE);
+}
+
 static int mf_app_on_control(mf_app_t *a, const uint8_t *data, bool fd)
 {
     struct myofoc_can_control_t m;
     int rc = MF_OK;
     bool applied = true;
     (void)myofoc_can_control_unpack(&m, data, MYOFOC_CAN_CONTROL_LENGTH);
-    if (m.control_cmd > MYOFOC_CAN_CONTROL_CONTROL_CMD_CLEAR_FAULTS_CHOICE) {
+    if (m.control_cmd > MYOFOC_CAN_CONTROL_CONTROL_CMD_INJECT_CHOICE) {
         rc = mf_app_reject(a, MF_REJ_OUT_OF_RANGE);
         applied = false;
     } else if (a->state == (uint8_t)MF_APP_BOOT) {
         rc = mf_app_reject(a, MF_REJ_WRONG_STATE);
         applied = false;
+    } else if (m.control_cmd == MYOFOC_CAN_CONTROL_CONTROL_CMD_INJECT_CHOICE) {
+        rc = mf_app_start_inject(a);
+        applied = rc == MF_OK;
     } else if (m.control_cmd == MYOFOC_CAN_CONTROL_CONTROL_CMD_ENABLE_CHOICE) {
         if (a->state == (uint8_t)MF_APP_FAULT) {
             rc = mf_app_reject(a, MF_REJ_WRONG_STATE);

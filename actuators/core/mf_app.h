@@ -155,6 +155,8 @@ typedef struct {
     float p_to_raw, v_to_raw, tau_to_raw; /* (2^bits - 1) / span */
     /* the controller */
     mf_ctrl_t ctrl;
+    /* the injection a Control INJECT starts (parameters inject.*) */
+    mf_inject_config_t inject_cfg;
     /* state machine */
     uint8_t state;              /* mf_app_state_t */
     uint8_t control_seq;        /* seq of the last Control applied */

@@ -15,6 +15,47 @@
  * detected at most outer_div - 1 periods later than a per-period check would
  * (and the derating follows the temperature at that rate); whichever part
  * detects a fault, the output is in the safe state in that same step.
+ * Phase currents and bus voltage come from integer ADC counts through gains
+ * the config check bounds, so they are always finite: the step checks only
+ * the float inputs (temperatures, in the slow part) for NaN/Inf.
+ *
+ * Derived at init. mf_ctrl_init() derives from the config what a period
+ * would otherwise recompute: PLL gains for pwm_period_s, the outer-loop dt,
+ * torque constant and gear reciprocals, dead-time fraction and ramp slope,
+ * the muscle geometry reciprocals, the cogging harmonics. The config passed
+ * to mf_ctrl_step() must therefore be the one given to mf_ctrl_init(), or
+ * differ from it only in fields the step reads live (and still pass
+ * mf_ctrl_config_problem): current gains, inductances, decouple,
+ * v_max_frac, motion gains and v_max_rad_s, i_limit_a, tau_out_max_nm,
+ * latency_steps, every protect field, the muscle's f_max_n, moment_arm_m,
+ * l_ref_m, k_pe, ecc and time constants. Any other field (pwm_period_s,
+ * outer_div, ADC gains and offset, dead time and band, pole_pairs, flux_wb,
+ * gear_ratio, estimator, muscle l_opt_m, v_max_lopt_s, width, curv,
+ * cogging) takes effect only through mf_ctrl_init() (mf_params marks those
+ * idle-only or does not expose them).
+ *
+ * Cogging feed-forward (cogging.cog_n_per_rev > 0): in the torque modes
+ * (velocity, position, impedance, muscle), at the outer-loop rate,
+ *   i_q_ref += tau_cog(theta_m) / kt,
+ *   tau_cog(theta_m) = sum_k amp_nm[k] sin((k+1) n theta_m + phase_rad[k]),
+ * motor side, theta_m the single-turn motor angle the encoder reports
+ * (directed count * 2 pi / counts_per_rev: the estimator's theta_m without
+ * its turns; the electrical offset plays no part), advanced by
+ * n omega_m outer_div pwm_period_s / 2 (the feed-forward is held over an
+ * outer period: evaluated at its middle). The same model as the
+ * plant's MotorParams cog_* (whose tau_cog the motor must overcome), so the
+ * plant's values with an encoder at offset 0 cancel it. Off (n = 0) it costs
+ * one test per outer-loop run.
+ *
+ * MF_MODE_INJECT (identification, mf_inject.h): every period, protections
+ * active, outer loop not run: mf_inject_begin() gives the angle and the
+ * references; the measured currents are taken into that frame; current
+ * references go through the current limit and the current PIs, voltage
+ * references are limited to the voltage circle (v_d to +-v_max, v_q to the
+ * rest, as the current loop's d-axis priority); mf_inject_end() gets the
+ * result. The PWM-delay angle advance uses the frame's speed: omega_e_cmd
+ * for the rotate kinds, the estimator's omega_e for an encoder frame, none
+ * for a fixed angle.
  */
 #ifndef MF_CTRL_H
 #define MF_CTRL_H
@@ -25,6 +66,7 @@
 #include "mf_current.h"
 #include "mf_estimator.h"
 #include "mf_impedance.h"
+#include "mf_inject.h"
 #include "mf_motion.h"
 #include "mf_muscle.h"
 #include "mf_protect.h"
@@ -36,10 +78,20 @@ typedef enum {
     MF_MODE_VELOCITY = 3,   /* output speed reference */
     MF_MODE_POSITION = 4,   /* output position reference (cascaded) */
     MF_MODE_IMPEDANCE = 5,  /* MIT-mode impedance */
-    MF_MODE_MUSCLE = 6      /* Hill-type muscle pair */
+    MF_MODE_MUSCLE = 6,     /* Hill-type muscle pair */
+    MF_MODE_INJECT = 7      /* identification signal injection (mf_inject.h) */
 } mf_mode_t;
 
-#define MF_MODE_COUNT 7
+#define MF_MODE_COUNT 8
+
+#define MF_COGGING_HARMONICS 3
+
+/* Cogging torque model for the feed-forward (see above). */
+typedef struct {
+    uint32_t cog_n_per_rev;                  /* cogging periods per motor turn, 0 = off, <= 10000 */
+    float amp_nm[MF_COGGING_HARMONICS];      /* harmonic amplitudes, N m (motor side), finite */
+    float phase_rad[MF_COGGING_HARMONICS];   /* harmonic phases, rad, finite, |.| <= 1e4 */
+} mf_cogging_config_t;
 
 typedef struct {
     /* sensing */
@@ -65,6 +117,7 @@ typedef struct {
     mf_motion_config_t motion;
     mf_muscle_config_t muscle;
     mf_protect_config_t protect;
+    mf_cogging_config_t cogging;
 } mf_ctrl_config_t;
 
 typedef struct {
@@ -81,6 +134,9 @@ typedef struct {
     mf_impedance_cmd_t imp;     /* impedance mode */
     float u_flex;               /* muscle excitation [0, 1] */
     float u_ext;                /* muscle excitation [0, 1] */
+    mf_inject_config_t inject;  /* inject mode (checked only in that mode; zero the
+                                   whole command before filling it: a change of any
+                                   byte restarts the injection) */
 } mf_ctrl_cmd_t;
 
 typedef struct {
@@ -102,6 +158,14 @@ typedef struct {
     float inv_kt_gear;          /* 1 / (kt * gear_ratio), A per output N m */
     float inv_gear;             /* 1 / gear_ratio */
     float dead_frac;            /* dead_time / pwm_period */
+    float dead_k;               /* dead_frac / deadtime_i_band_a, 1/A (0: hard sign) */
+    float dt_outer_s;           /* pwm_period_s * outer_div, s */
+    float pll_1ma;              /* 1 - kp dt of the PLL at pwm_period_s */
+    float pll_bd;               /* ki dt of the PLL at pwm_period_s, 1/s */
+    float inv_kt;               /* 1 / kt, A per motor N m */
+    float cog_c[MF_COGGING_HARMONICS]; /* amp cos(phase), N m */
+    float cog_s[MF_COGGING_HARMONICS]; /* amp sin(phase), N m */
+    mf_muscle_derived_t muscle_d;
     bool config_ok;             /* init accepted the config */
     /* blocks */
     mf_estimator_t est;
@@ -110,6 +174,7 @@ typedef struct {
     mf_impedance_t imp;
     mf_muscle_t muscle;
     mf_protect_t prot;
+    mf_inject_t inject;
     /* command and bookkeeping */
     mf_ctrl_cmd_t cmd;
     uint8_t active_mode;        /* mf_mode_t the last step ran */
@@ -128,6 +193,7 @@ typedef struct {
     float v_out;                /* rad/s, output side */
     float tau_out_ref;          /* N m, output side (outer-loop demand) */
     float tau_out_est;          /* N m, output side, from i_q */
+    float i_q_cog;              /* A, cogging feed-forward in i_q_ref (torque modes) */
     mf_ctrl_pwm_t pwm;
 } mf_ctrl_t;
 

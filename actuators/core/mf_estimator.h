@@ -132,54 +132,65 @@ static inline bool mf_est_wrap_counts(float *x_p, float lo, float cpr_f, const m
     return true;
 }
 
+/* PLL gains for a time step dt_s: *a_p = kp dt (limited to 2 MF_EST_WDT_MAX,
+ * i.e. w_b <= 0.5/dt), *bd_p = ki dt. False (gains untouched) when dt_s is not
+ * finite and > 0: then update() skips the PLL. */
+static inline bool mf_estimator_pll_gains(const mf_estimator_t *s, float dt_s, float *a_p, float *bd_p)
+{
+    float a, bd;
+    if (!(dt_s > 0.0f && dt_s <= MF_FLT_MAX_F)) { /* not a finite time step */
+        return false;
+    }
+    a = s->pll_kp * dt_s;
+    bd = s->pll_ki * dt_s;
+    if (!(a <= 2.0f * MF_EST_WDT_MAX)) { /* limit w_b to 0.5/dt (dt > 0 here) */
+        a = 2.0f * MF_EST_WDT_MAX;
+        bd = (MF_EST_WDT_MAX * MF_EST_WDT_MAX) / dt_s;
+    }
+    *a_p = a;
+    *bd_p = bd;
+    return true;
+}
+
 /* PLL update on the lag L = y - p (counts), so that the loop works on small
  * numbers and keeps full float precision at any position in the turn:
  *   L_pred = L + d - v dt,  e = wrap(L_pred),  L = (1 - kp dt) e,  v += ki dt e
- * (identical to predict p += v dt, e = y - p, p += kp dt e). */
-static inline void mf_est_pll(mf_estimator_t *s, uint32_t cpr, uint32_t y, int32_t d, float dt_s)
+ * (identical to predict p += v dt, e = y - p, p += kp dt e), with the gains
+ * of mf_estimator_pll_gains (one_minus_a = 1 - a) for a finite dt_s > 0. */
+static inline void mf_est_pll(mf_estimator_t *s, float cpr_f, int32_t d, float dt_s, float one_minus_a,
+                              float bd)
 {
-    const float cpr_f = (float)cpr;
     const float half = 0.5f * cpr_f;
-    float a, bd, e, p, w;
+    float e, w;
     float v = s->pll_vel_counts_s;
 
-    if (dt_s > 0.0f && dt_s <= MF_FLT_MAX_F) { /* a finite time step */
-        a = s->pll_kp * dt_s;
-        bd = s->pll_ki * dt_s;
-        if (!(a <= 2.0f * MF_EST_WDT_MAX)) { /* limit w_b to 0.5/dt (dt > 0 here) */
-            a = 2.0f * MF_EST_WDT_MAX;
-            bd = (MF_EST_WDT_MAX * MF_EST_WDT_MAX) / dt_s;
-        }
-        e = (s->pll_lag_counts + (float)d) - v * dt_s;
-        if (!(e >= -half && e < half)) {
-            w = e;
-            if (mf_est_wrap_counts(&w, -half, cpr_f, s)) {
-                e = w;
-            } else {
-                e = 0.0f; /* lost (speed beyond any count rate): re-prime */
-                v = 0.0f;
-            }
-        }
-        v += bd * e;
-        if (!mf_isfinitef(v)) {
-            e = 0.0f;
+    e = (s->pll_lag_counts + (float)d) - v * dt_s;
+    if (!(e >= -half && e < half)) {
+        w = e;
+        if (mf_est_wrap_counts(&w, -half, cpr_f, s)) {
+            e = w;
+        } else {
+            e = 0.0f; /* lost (speed beyond any count rate): re-prime */
             v = 0.0f;
         }
-        s->pll_lag_counts = (1.0f - a) * e;
-        s->pll_vel_counts_s = v;
-    } else {
-        w = s->pll_lag_counts + (float)d; /* no time step: speed holds, lag follows the count */
-        if (!mf_est_wrap_counts(&w, -half, cpr_f, s)) {
-            w = 0.0f;
-        }
-        s->pll_lag_counts = w;
     }
-    p = (float)y - s->pll_lag_counts;
-    if (!(p >= 0.0f && p < cpr_f)) {
-        w = p;
-        p = mf_est_wrap_counts(&w, 0.0f, cpr_f, s) ? w : (float)y;
+    v += bd * e;
+    if (!mf_isfinitef(v)) {
+        e = 0.0f;
+        v = 0.0f;
     }
-    s->pll_pos_counts = p;
+    s->pll_lag_counts = one_minus_a * e;
+    s->pll_vel_counts_s = v;
+}
+
+/* No usable time step: the speed holds, the lag follows the count. */
+static inline void mf_est_pll_hold(mf_estimator_t *s, float cpr_f, int32_t d)
+{
+    float w = s->pll_lag_counts + (float)d;
+    if (!mf_est_wrap_counts(&w, -0.5f * cpr_f, cpr_f, s)) {
+        w = 0.0f;
+    }
+    s->pll_lag_counts = w;
 }
 
 /* theta_e = x wrapped to [0, 2pi). x = (electrical count angle in [0, 2pi])
@@ -196,23 +207,19 @@ static inline float mf_est_wrap_theta_e(float x)
     return x;
 }
 
-static inline void mf_estimator_update_inline(mf_estimator_t *s, const mf_estimator_config_t *c,
-                                              uint32_t count, float dt_s)
+/* The count part of an update: *y_p = directed count; the change d and
+ * the turns are kept in s. Returns false on the priming sample. cpr is
+ * counts_per_rev, in range. */
+static inline bool mf_est_track(mf_estimator_t *s, const mf_estimator_config_t *c, uint32_t cpr,
+                                uint32_t count, uint32_t *y_p)
 {
-    uint32_t cpr, y, e_count;
+    uint32_t y;
     int32_t d;
-
-    if (s == NULL || c == NULL || !(s->rad_per_count > 0.0f)) {
-        return; /* not initialised with a valid config */
-    }
-    cpr = c->counts_per_rev;
-    if (cpr < 4u || cpr > MF_ESTIMATOR_CPR_MAX) {
-        return;
-    }
     if (count >= cpr) { /* (a division only for an out-of-range count) */
         count %= cpr;
     }
     y = (c->direction < 0 && count != 0u) ? cpr - count : count;
+    *y_p = y;
 
     if (!s->primed) {
         s->primed = true;
@@ -222,6 +229,7 @@ static inline void mf_estimator_update_inline(mf_estimator_t *s, const mf_estima
         s->pll_lag_counts = 0.0f;
         s->pll_vel_counts_s = 0.0f;
         s->last_delta_counts = 0;
+        return false;
     } else {
         int32_t y_old;
         uint32_t last = s->last_count;
@@ -246,9 +254,22 @@ static inline void mf_estimator_update_inline(mf_estimator_t *s, const mf_estima
         }
         s->last_count = count;
         s->last_delta_counts = d;
-        mf_est_pll(s, cpr, y, d, dt_s);
+        return true;
     }
+}
 
+/* The outputs of an update from the directed count y (after the PLL). */
+static inline void mf_est_outputs(mf_estimator_t *s, const mf_estimator_config_t *c, uint32_t cpr,
+                                  uint32_t y)
+{
+    const float cpr_f = (float)cpr;
+    uint32_t e_count;
+    float p = (float)y - s->pll_lag_counts;
+    if (!(p >= 0.0f && p < cpr_f)) {
+        float w = p;
+        p = mf_est_wrap_counts(&w, 0.0f, cpr_f, s) ? w : (float)y;
+    }
+    s->pll_pos_counts = p;
     s->omega_m = s->pll_vel_counts_s * s->rad_per_count;
     s->omega_e = s->omega_m * (float)c->pole_pairs;
     s->theta_m = (float)s->turns * MF_2PI_F + (float)y * s->rad_per_count;
@@ -257,6 +278,45 @@ static inline void mf_estimator_update_inline(mf_estimator_t *s, const mf_estima
     e_count = y * c->pole_pairs;
     e_count = ((cpr & (cpr - 1u)) == 0u) ? (e_count & (cpr - 1u)) : (e_count % cpr);
     s->theta_e = mf_est_wrap_theta_e((float)e_count * s->rad_per_count - s->offset_e_rad);
+}
+
+/* One update with fixed PLL gains (mf_estimator_pll_gains for dt_s,
+ * one_minus_a = 1 - a): what mf_estimator_update() does for a valid dt_s,
+ * without its checks. s must have been initialised with c (init returned
+ * MF_OK). The current loop (mf_ctrl_step) derives the gains once at init. */
+static inline void mf_estimator_update_fixed_inline(mf_estimator_t *s, const mf_estimator_config_t *c,
+                                                    uint32_t count, float dt_s, float one_minus_a,
+                                                    float bd)
+{
+    const uint32_t cpr = c->counts_per_rev;
+    uint32_t y;
+    if (mf_est_track(s, c, cpr, count, &y)) {
+        mf_est_pll(s, (float)cpr, s->last_delta_counts, dt_s, one_minus_a, bd);
+    }
+    mf_est_outputs(s, c, cpr, y);
+}
+
+static inline void mf_estimator_update_inline(mf_estimator_t *s, const mf_estimator_config_t *c,
+                                              uint32_t count, float dt_s)
+{
+    uint32_t cpr, y;
+    float a, bd;
+
+    if (s == NULL || c == NULL || !(s->rad_per_count > 0.0f)) {
+        return; /* not initialised with a valid config */
+    }
+    cpr = c->counts_per_rev;
+    if (cpr < 4u || cpr > MF_ESTIMATOR_CPR_MAX) {
+        return;
+    }
+    if (mf_est_track(s, c, cpr, count, &y)) {
+        if (mf_estimator_pll_gains(s, dt_s, &a, &bd)) {
+            mf_est_pll(s, (float)cpr, s->last_delta_counts, dt_s, 1.0f - a, bd);
+        } else {
+            mf_est_pll_hold(s, (float)cpr, s->last_delta_counts);
+        }
+    }
+    mf_est_outputs(s, c, cpr, y);
 }
 
 #endif /* MF_ESTIMATOR_H */

@@ -105,20 +105,12 @@ static inline uint32_t mf_trig_reduce(float x, float *r_p)
     return (uint32_t)k & 3u;
 }
 
-static inline void mf_sincosf_inline(float x, float *sin_p, float *cos_p)
+/* sin/cos from the reduced argument r and the quadrant q. */
+static inline void mf_trig_quadrant(float r, uint32_t q, float *sin_p, float *cos_p)
 {
-    float r, r2, s, c;
-    uint32_t q;
-    if (!(fabsf(x) <= MF_TRIG_MAX)) { /* NaN or Inf gives NaN, a huge x 0 */
-        float z = mf_isfinitef(x) ? 0.0f : x - x;
-        *sin_p = z;
-        *cos_p = z;
-        return;
-    }
-    q = mf_trig_reduce(x, &r);
-    r2 = r * r;
-    s = mf_trig_sin_poly(r, r2);
-    c = mf_trig_cos_poly(r2);
+    float r2 = r * r;
+    float s = mf_trig_sin_poly(r, r2);
+    float c = mf_trig_cos_poly(r2);
     switch (q) {
     case 0u:
         *sin_p = s;
@@ -137,6 +129,33 @@ static inline void mf_sincosf_inline(float x, float *sin_p, float *cos_p)
         *cos_p = s;
         break;
     }
+}
+
+/* mf_sincosf() of an x known to be in [0, MF_TRIG_MAX] (e.g. an electrical
+ * angle in [0, 2pi)): the same result without the range test and the sign
+ * branch of the rounding. */
+static inline void mf_sincosf_pos_inline(float x, float *sin_p, float *cos_p)
+{
+    int32_t k = (int32_t)(x * MF_2_OVER_PI + 0.5f);
+    float kf = (float)k;
+    float r = x - kf * MF_PIO2_P1;
+    r = r - kf * MF_PIO2_P2;
+    r = r - kf * MF_PIO2_P3;
+    mf_trig_quadrant(r, (uint32_t)k & 3u, sin_p, cos_p);
+}
+
+static inline void mf_sincosf_inline(float x, float *sin_p, float *cos_p)
+{
+    float r;
+    uint32_t q;
+    if (!(fabsf(x) <= MF_TRIG_MAX)) { /* NaN or Inf gives NaN, a huge x 0 */
+        float z = mf_isfinitef(x) ? 0.0f : x - x;
+        *sin_p = z;
+        *cos_p = z;
+        return;
+    }
+    q = mf_trig_reduce(x, &r);
+    mf_trig_quadrant(r, q, sin_p, cos_p);
 }
 
 #endif /* MF_MATH_H */

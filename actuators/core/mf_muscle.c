@@ -86,14 +86,19 @@ static float mf_muscle_force(float a, float dl, float vn, float inv_width, float
     return c->f_max_n * (a * f_l * f_v + f_pe);
 }
 
-float mf_muscle_step(mf_muscle_t *s, const mf_muscle_config_t *c, float u_flex,
-                     float u_ext, float p_out, float v_out, float tau_max_nm,
-                     float dt_s)
+void mf_muscle_derive(mf_muscle_derived_t *d, const mf_muscle_config_t *c)
 {
-    if (mf_muscle_config_check(c) != MF_OK) {
-        mf_muscle_reset(s);
-        return 0.0f;
-    }
+    d->inv_l_opt = 1.0f / c->l_opt_m;
+    d->inv_v_max = 1.0f / (c->v_max_lopt_s * c->l_opt_m);
+    d->inv_width = 1.0f / c->width;
+    d->inv_curv = 1.0f / c->curv;
+}
+
+float mf_muscle_step_derived(mf_muscle_t *s, const mf_muscle_config_t *c, const mf_muscle_derived_t *d,
+                             float u_flex, float u_ext, float p_out, float v_out, float tau_max_nm,
+                             float dt_s)
+{
+    float tau = 0.0f;
     s->act[0] = mf_activation_step(s->act[0], u_flex, c, dt_s);
     s->act[1] = mf_activation_step(s->act[1], u_ext, c, dt_s);
 
@@ -103,17 +108,12 @@ float mf_muscle_step(mf_muscle_t *s, const mf_muscle_config_t *c, float u_flex,
         s->tau_out = 0.0f;
         return 0.0f;
     }
-    float inv_l_opt = 1.0f / c->l_opt_m;
-    float inv_v_max = 1.0f / (c->v_max_lopt_s * c->l_opt_m);
-    float inv_width = 1.0f / c->width;
-    float inv_curv = 1.0f / c->curv;
-    float tau = 0.0f;
     for (int k = 0; k < 2; k++) {
         float r = (k == 0) ? c->moment_arm_m : -c->moment_arm_m;
         float l = c->l_ref_m - r * p_out;
         float v = -r * v_out;
-        float f = mf_muscle_force(s->act[k], l * inv_l_opt - 1.0f, v * inv_v_max, inv_width,
-                                  inv_curv, c);
+        float f = mf_muscle_force(s->act[k], l * d->inv_l_opt - 1.0f, v * d->inv_v_max, d->inv_width,
+                                  d->inv_curv, c);
         s->force_n[k] = f;
         tau += r * f;
     }
@@ -124,4 +124,17 @@ float mf_muscle_step(mf_muscle_t *s, const mf_muscle_config_t *c, float u_flex,
     }
     s->tau_out = tau;
     return tau;
+}
+
+float mf_muscle_step(mf_muscle_t *s, const mf_muscle_config_t *c, float u_flex,
+                     float u_ext, float p_out, float v_out, float tau_max_nm,
+                     float dt_s)
+{
+    mf_muscle_derived_t d;
+    if (mf_muscle_config_check(c) != MF_OK) {
+        mf_muscle_reset(s);
+        return 0.0f;
+    }
+    mf_muscle_derive(&d, c);
+    return mf_muscle_step_derived(s, c, &d, u_flex, u_ext, p_out, v_out, tau_max_nm, dt_s);
 }

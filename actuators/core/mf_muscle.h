@@ -61,4 +61,23 @@ float mf_muscle_step(mf_muscle_t *s, const mf_muscle_config_t *c, float u_flex,
                      float u_ext, float p_out, float v_out, float tau_max_nm,
                      float dt_s);
 
+/* Reciprocals of the geometry fields (l_opt_m, v_max_lopt_s, width, curv),
+ * derived once so that a step divides only by the activation time
+ * constants. */
+typedef struct {
+    float inv_l_opt;      /* 1 / l_opt_m, 1/m */
+    float inv_v_max;      /* 1 / (v_max_lopt_s l_opt_m), s/m */
+    float inv_width;      /* 1 / width */
+    float inv_curv;       /* 1 / curv */
+} mf_muscle_derived_t;
+
+/* Derive d from a config that passes mf_muscle_config_check. */
+void mf_muscle_derive(mf_muscle_derived_t *d, const mf_muscle_config_t *c);
+/* mf_muscle_step() without the config check, with d derived from c's
+ * geometry (c's other fields may change between steps; c must still pass
+ * mf_muscle_config_check). The controller's outer loop calls this. */
+float mf_muscle_step_derived(mf_muscle_t *s, const mf_muscle_config_t *c, const mf_muscle_derived_t *d,
+                             float u_flex, float u_ext, float p_out, float v_out, float tau_max_nm,
+                             float dt_s);
+
 #endif /* MF_MUSCLE_H */

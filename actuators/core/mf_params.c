@@ -22,6 +22,18 @@
 #define APP_T(idx, field, unit, lo, hi, def, flags, type) \
     {(idx), #field, (unit), (lo), (hi), (def), (flags), MF_PARAM_IN_APP, (type), \
      (uint16_t)offsetof(mf_app_params_t, field)}
+#define INJ_F(idx, field, unit, lo, hi, def) \
+    {(idx), "inject." #field, (unit), (lo), (hi), (def), 0u, MF_PARAM_IN_INJECT, MF_PARAM_F32, \
+     (uint16_t)offsetof(mf_inject_config_t, field)}
+#define INJ_T(idx, field, unit, lo, hi, def, type) \
+    {(idx), "inject." #field, (unit), (lo), (hi), (def), 0u, MF_PARAM_IN_INJECT, (type), \
+     (uint16_t)offsetof(mf_inject_config_t, field)}
+#define ST_F(idx, name, field, unit) \
+    {(idx), (name), (unit), -MF_FLT_MAX_F, MF_FLT_MAX_F, 0.0f, RO_, MF_PARAM_IN_STATE, MF_PARAM_F32, \
+     (uint16_t)offsetof(mf_ctrl_t, field)}
+#define ST_T(idx, name, field, type) \
+    {(idx), (name), "", 0.0f, 16777216.0f, 0.0f, RO_, MF_PARAM_IN_STATE, (type), \
+     (uint16_t)offsetof(mf_ctrl_t, field)}
 #define CONST_(idx, name, unit, value) \
     {(idx), (name), (unit), (value), (value), (value), RO_, MF_PARAM_CONST, MF_PARAM_F32, 0u}
 
@@ -88,6 +100,62 @@ static const mf_param_desc_t mf_param_table[] = {
     CTRL_F(130u, muscle.k_pe, "", 0.0f, 100.0f, 1.0f, P_),
     CTRL_F(131u, muscle.tau_act_s, "s", 1.0e-4f, 10.0f, 0.01f, P_),
     CTRL_F(132u, muscle.tau_deact_s, "s", 1.0e-4f, 10.0f, 0.04f, P_),
+    /* 0x90 identification injection (started by Control INJECT; mf_inject.h) */
+    INJ_T(144u, kind, "", 0.0f, 5.0f, 0.0f, MF_PARAM_U8),
+    INJ_T(145u, axis, "", 0.0f, 1.0f, 0.0f, MF_PARAM_U8),
+    INJ_T(146u, use_encoder, "", 0.0f, 1.0f, 0.0f, MF_PARAM_BOOL),
+    INJ_F(147u, amp, "V|A", -1000.0f, 1000.0f, 0.0f),
+    INJ_F(148u, offset, "V|A", -1000.0f, 1000.0f, 0.0f),
+    INJ_F(149u, hold, "V|A", -1000.0f, 1000.0f, 0.0f),
+    INJ_F(150u, freq_hz, "Hz", 0.0f, 1.0e5f, 0.0f),
+    INJ_F(151u, omega_e_cmd, "rad/s", -1.0e5f, 1.0e5f, 0.0f),
+    INJ_F(152u, accel_e, "rad/s^2", 0.0f, 1.0e8f, 0.0f),
+    INJ_F(153u, theta0_e, "rad", -1.0e4f, 1.0e4f, 0.0f),
+    INJ_F(154u, lockin_harmonic, "", 0.0f, 1.0e4f, 0.0f),
+    INJ_F(155u, settle_s, "s", 0.0f, 100.0f, 0.0f),
+    INJ_F(156u, window_s, "s", 0.0f, 100.0f, 0.1f),
+    /* 0xA0 results of the last injection (mf_inject_t; valid when done = 1) */
+    ST_T(160u, "inject.result.done", inject.done, MF_PARAM_BOOL),
+    ST_T(161u, "inject.result.n", inject.n, MF_PARAM_U32),
+    ST_T(162u, "inject.result.n_bad", inject.n_bad, MF_PARAM_U32),
+    ST_F(163u, "inject.result.v_d_mean", inject.v_d_mean, "V"),
+    ST_F(164u, "inject.result.v_q_mean", inject.v_q_mean, "V"),
+    ST_F(165u, "inject.result.i_d_mean", inject.i_d_mean, "A"),
+    ST_F(166u, "inject.result.i_q_mean", inject.i_q_mean, "A"),
+    ST_F(167u, "inject.result.v_d_rotor_mean", inject.v_d_rotor_mean, "V"),
+    ST_F(168u, "inject.result.v_q_rotor_mean", inject.v_q_rotor_mean, "V"),
+    ST_F(169u, "inject.result.i_d_rotor_mean", inject.i_d_rotor_mean, "A"),
+    ST_F(170u, "inject.result.i_q_rotor_mean", inject.i_q_rotor_mean, "A"),
+    ST_F(171u, "inject.result.omega_e_mean", inject.omega_e_mean, "rad/s"),
+    ST_F(172u, "inject.result.theta_err_mean", inject.theta_err_mean, "rad"),
+    ST_F(173u, "inject.result.v_c", inject.v_c, "V"),
+    ST_F(174u, "inject.result.v_s", inject.v_s, "V"),
+    ST_F(175u, "inject.result.i_c", inject.i_c, "A"),
+    ST_F(176u, "inject.result.i_s", inject.i_s, "A"),
+    ST_F(177u, "inject.result.theta_cmd_turned", inject.theta_cmd_turned, "rad"),
+    ST_F(178u, "inject.result.theta_enc_turned", inject.theta_enc_turned, "rad"),
+    ST_F(179u, "inject.result.t_s", inject.t_s, "s"),
+    /* 0xB8 live signals of the controller (read-only) */
+    ST_F(184u, "state.theta_m", est.theta_m, "rad"),
+    ST_F(185u, "state.omega_m", est.omega_m, "rad/s"),
+    ST_F(186u, "state.theta_e", est.theta_e, "rad"),
+    ST_F(187u, "state.i_d", i_d, "A"),
+    ST_F(188u, "state.i_q", i_q, "A"),
+    ST_F(189u, "state.v_d", cur.v_d, "V"),
+    ST_F(190u, "state.v_q", cur.v_q, "V"),
+    ST_F(191u, "state.v_bus", v_bus, "V"),
+    /* 0xC0 cogging feed-forward (motor side; derived at controller init) */
+    CTRL_T(192u, cogging.cog_n_per_rev, "", 0.0f, 10000.0f, 0.0f, PI_, MF_PARAM_U32),
+    CTRL_F(193u, cogging.amp_nm[0], "N m", -1000.0f, 1000.0f, 0.0f, PI_),
+    CTRL_F(194u, cogging.amp_nm[1], "N m", -1000.0f, 1000.0f, 0.0f, PI_),
+    CTRL_F(195u, cogging.amp_nm[2], "N m", -1000.0f, 1000.0f, 0.0f, PI_),
+    CTRL_F(196u, cogging.phase_rad[0], "rad", -1.0e4f, 1.0e4f, 0.0f, PI_),
+    CTRL_F(197u, cogging.phase_rad[1], "rad", -1.0e4f, 1.0e4f, 0.0f, PI_),
+    CTRL_F(198u, cogging.phase_rad[2], "rad", -1.0e4f, 1.0e4f, 0.0f, PI_),
+    /* 0xC8 more live signals (read-only) */
+    ST_F(200u, "state.temp_motor_c", temp_motor_c, "degC"),
+    ST_T(201u, "state.faults", prot.faults, MF_PARAM_U32),
+    ST_T(202u, "state.mode", cmd.mode, MF_PARAM_U8),
 };
 
 #define MF_PARAM_N (sizeof mf_param_table / sizeof mf_param_table[0])
@@ -117,6 +185,9 @@ const mf_param_desc_t *mf_params_find(uint16_t index)
     return NULL;
 }
 
+static int mf_param_read_field(const mf_param_desc_t *d, const uint8_t *f, float *value);
+static int mf_param_write_field(const mf_param_desc_t *d, uint8_t *f, float value);
+
 static uint8_t *mf_param_field(const mf_param_desc_t *d, mf_ctrl_config_t *c, mf_app_params_t *p)
 {
     if (d->where == MF_PARAM_IN_CTRL) {
@@ -142,7 +213,6 @@ static const uint8_t *mf_param_cfield(const mf_param_desc_t *d, const mf_ctrl_co
 
 int mf_params_get(const mf_param_desc_t *d, const mf_ctrl_config_t *c, const mf_app_params_t *p, float *value)
 {
-    const uint8_t *f;
     if (d == NULL || value == NULL) {
         return MF_ENULL;
     }
@@ -150,7 +220,23 @@ int mf_params_get(const mf_param_desc_t *d, const mf_ctrl_config_t *c, const mf_
         *value = d->def;
         return MF_OK;
     }
-    f = mf_param_cfield(d, c, p);
+    return mf_param_read_field(d, mf_param_cfield(d, c, p), value);
+}
+
+int mf_params_get_at(const mf_param_desc_t *d, const void *base, float *value)
+{
+    if (d == NULL || value == NULL) {
+        return MF_ENULL;
+    }
+    if (d->where == MF_PARAM_CONST) {
+        *value = d->def;
+        return MF_OK;
+    }
+    return mf_param_read_field(d, (base != NULL) ? (const uint8_t *)base + d->offset : NULL, value);
+}
+
+static int mf_param_read_field(const mf_param_desc_t *d, const uint8_t *f, float *value)
+{
     if (f == NULL) {
         return MF_ENULL;
     }
@@ -204,14 +290,28 @@ static bool mf_param_value_ok(const mf_param_desc_t *d, float value)
 
 int mf_params_set(const mf_param_desc_t *d, mf_ctrl_config_t *c, mf_app_params_t *p, float value)
 {
-    uint8_t *f;
     if (d == NULL) {
         return MF_ENULL;
     }
     if ((d->flags & MF_PARAM_READ_ONLY) != 0u || d->where == MF_PARAM_CONST) {
         return MF_ESTATE;
     }
-    f = mf_param_field(d, c, p);
+    return mf_param_write_field(d, mf_param_field(d, c, p), value);
+}
+
+int mf_params_set_at(const mf_param_desc_t *d, void *base, float value)
+{
+    if (d == NULL) {
+        return MF_ENULL;
+    }
+    if ((d->flags & MF_PARAM_READ_ONLY) != 0u || d->where == MF_PARAM_CONST) {
+        return MF_ESTATE;
+    }
+    return mf_param_write_field(d, (base != NULL) ? (uint8_t *)base + d->offset : NULL, value);
+}
+
+static int mf_param_write_field(const mf_param_desc_t *d, uint8_t *f, float value)
+{
     if (f == NULL) {
         return MF_ENULL;
     }

@@ -3,7 +3,9 @@
  * A const table of descriptors names every parameter a host may read or
  * write over CAN (ParamRequest/ParamReply): index, name, unit, range, default,
  * flags and where the value lives (a field of mf_ctrl_config_t, of
- * mf_app_params_t, or a constant). Every value travels as float32; integer
+ * mf_app_params_t, of the injection config mf_inject_config_t that the
+ * Control INJECT starts, of the controller's state mf_ctrl_t (read-only live
+ * signals and injection results), or a constant). Every value travels as float32; integer
  * and boolean parameters must be whole numbers in their range (exact up to
  * 2^24).
  *
@@ -45,13 +47,14 @@
 #include <stdint.h>
 
 #include "mf_ctrl.h"
+#include "mf_inject.h"
 
 #define MF_PARAMS_MAGIC 0x5450464Du    /* bytes 'M' 'F' 'P' 'T' little-endian */
 #define MF_PARAMS_PAGE_VERSION 1u      /* bump when an index changes meaning */
 #define MF_PARAMS_HEADER_BYTES 8u
 #define MF_PARAMS_RECORD_BYTES 6u
 #define MF_PARAMS_CRC_BYTES 4u
-#define MF_PARAMS_COUNT 60u            /* upper bound of the table's length */
+#define MF_PARAMS_COUNT 128u           /* upper bound of the table's length */
 /* Bytes a page image needs at most. */
 #define MF_PARAMS_PAGE_MAX \
     (MF_PARAMS_HEADER_BYTES + MF_PARAMS_RECORD_BYTES * MF_PARAMS_COUNT + MF_PARAMS_CRC_BYTES)
@@ -74,7 +77,9 @@ typedef enum {
 typedef enum {
     MF_PARAM_IN_CTRL = 0,  /* a field of mf_ctrl_config_t */
     MF_PARAM_IN_APP = 1,   /* a field of mf_app_params_t */
-    MF_PARAM_CONST = 2     /* a constant: the descriptor's def */
+    MF_PARAM_CONST = 2,    /* a constant: the descriptor's def */
+    MF_PARAM_IN_INJECT = 3,/* a field of mf_inject_config_t (not persistent) */
+    MF_PARAM_IN_STATE = 4  /* a field of mf_ctrl_t (read-only, not persistent) */
 } mf_param_where_t;
 
 /* MIT-mode raw ranges of the impedance command and the state reply (board
@@ -129,6 +134,11 @@ int mf_params_get(const mf_param_desc_t *d, const mf_ctrl_config_t *c,
  * (mf_ctrl_config_problem, mf_app_params_problem). */
 int mf_params_set(const mf_param_desc_t *d, mf_ctrl_config_t *c,
                   mf_app_params_t *p, float value);
+/* The same two for a descriptor whose field lives in the struct at base
+ * (MF_PARAM_IN_INJECT: an mf_inject_config_t; MF_PARAM_IN_STATE: an
+ * mf_ctrl_t; also the other kinds with their struct). Same results. */
+int mf_params_get_at(const mf_param_desc_t *d, const void *base, float *value);
+int mf_params_set_at(const mf_param_desc_t *d, void *base, float value);
 /* Write every table default into c and p (fields not in the table are left
  * as they are). */
 void mf_params_defaults(mf_ctrl_config_t *c, mf_app_params_t *p);

@@ -43,30 +43,16 @@ void mf_pi_reset(mf_pi_t *s);
 float mf_pi_step(mf_pi_t *s, const mf_pi_config_t *c, float err, float ff,
                  float out_min, float out_max, float dt_s);
 
-/* The body of mf_pi_step(), inline for the current loop (mf_current.h) so
- * that its two PIs cost no calls; mf_pi_step() is this function. The common
- * case (finite err, ff, dt_s) costs one finiteness test and no division. */
-static inline float mf_pi_step_inline(mf_pi_t *s, const mf_pi_config_t *c, float err, float ff,
+/* The arithmetic of mf_pi_step() for inputs already known to be good:
+ * out_min <= out_max (neither NaN), err and ff finite, dt_s finite and >= 0.
+ * mf_pi_step_inline() checks its inputs and then runs this; the current
+ * loop (mf_ctrl_step), whose inputs are good by construction, runs it
+ * directly. */
+static inline float mf_pi_body_inline(mf_pi_t *s, const mf_pi_config_t *c, float err, float ff,
                                       float out_min, float out_max, float dt_s)
 {
     float p, di, i_new, u, out;
     bool sat;
-
-    if (!(out_min <= out_max)) { /* inverted or NaN limits: no drive */
-        s->integral = 0.0f;
-        s->p_term = 0.0f;
-        s->out = 0.0f;
-        s->saturated = true;
-        return 0.0f;
-    }
-    dt_s = (dt_s > 0.0f) ? dt_s : 0.0f; /* negative or NaN: no integration */
-    /* one test for all three: the sum is finite when each is (or when a
-     * finite sum overflows, which the exact tests below then pass) */
-    if (!mf_isfinitef(err + ff + dt_s)) {
-        err = mf_isfinitef(err) ? err : 0.0f;
-        ff = mf_isfinitef(ff) ? ff : 0.0f;
-        dt_s = mf_isfinitef(dt_s) ? dt_s : 0.0f;
-    }
 
     p = c->kp * err;
     di = c->ki * err * dt_s;
@@ -105,6 +91,30 @@ static inline float mf_pi_step_inline(mf_pi_t *s, const mf_pi_config_t *c, float
     s->out = out;
     s->saturated = sat;
     return out;
+}
+
+/* mf_pi_step() inline: the input checks, then mf_pi_body_inline(). The
+ * common case (finite err, ff, dt_s) costs one finiteness test and no
+ * division. */
+static inline float mf_pi_step_inline(mf_pi_t *s, const mf_pi_config_t *c, float err, float ff,
+                                      float out_min, float out_max, float dt_s)
+{
+    if (!(out_min <= out_max)) { /* inverted or NaN limits: no drive */
+        s->integral = 0.0f;
+        s->p_term = 0.0f;
+        s->out = 0.0f;
+        s->saturated = true;
+        return 0.0f;
+    }
+    dt_s = (dt_s > 0.0f) ? dt_s : 0.0f; /* negative or NaN: no integration */
+    /* one test for all three: the sum is finite when each is (or when a
+     * finite sum overflows, which the exact tests below then pass) */
+    if (!mf_isfinitef(err + ff + dt_s)) {
+        err = mf_isfinitef(err) ? err : 0.0f;
+        ff = mf_isfinitef(ff) ? ff : 0.0f;
+        dt_s = mf_isfinitef(dt_s) ? dt_s : 0.0f;
+    }
+    return mf_pi_body_inline(s, c, err, ff, out_min, out_max, dt_s);
 }
 
 #endif /* MF_PI_H */

@@ -100,6 +100,7 @@ extern "C" {
 #define MYOFOC_CAN_CONTROL_CONTROL_CMD_DISABLE_CHOICE (0u)
 #define MYOFOC_CAN_CONTROL_CONTROL_CMD_ENABLE_CHOICE (1u)
 #define MYOFOC_CAN_CONTROL_CONTROL_CMD_CLEAR_FAULTS_CHOICE (2u)
+#define MYOFOC_CAN_CONTROL_CONTROL_CMD_INJECT_CHOICE (3u)
 
 #define MYOFOC_CAN_STATE_REPLY_MODE_IDLE_CHOICE (0u)
 #define MYOFOC_CAN_STATE_REPLY_MODE_VOLTAGE_CHOICE (1u)
@@ -108,6 +109,7 @@ extern "C" {
 #define MYOFOC_CAN_STATE_REPLY_MODE_POSITION_CHOICE (4u)
 #define MYOFOC_CAN_STATE_REPLY_MODE_IMPEDANCE_CHOICE (5u)
 #define MYOFOC_CAN_STATE_REPLY_MODE_MUSCLE_CHOICE (6u)
+#define MYOFOC_CAN_STATE_REPLY_MODE_INJECT_CHOICE (7u)
 
 #define MYOFOC_CAN_STATE_REPLY_FAULT_BITS_OVERCURRENT_CHOICE (1u)
 #define MYOFOC_CAN_STATE_REPLY_FAULT_BITS_I2_T_CHOICE (2u)
@@ -1132,7 +1134,7 @@ struct myofoc_can_group_state_t {
  */
 struct myofoc_can_control_t {
     /**
-     * DISABLE: mode IDLE, safe state, watchdog off. ENABLE: arm (watchdog on); the next setpoint command selects the mode. CLEAR_FAULTS: clear latched faults whose cause is gone (never restarts motion).
+     * DISABLE: mode IDLE, safe state, watchdog off. ENABLE: arm (watchdog on); the next setpoint command selects the mode. CLEAR_FAULTS: clear latched faults whose cause is gone (never restarts motion). INJECT: in ARMED/RUNNING, start the identification injection configured by the inject.* parameters (mode INJECT, actuators/core/mf_inject.h); results in the parameters inject.result.*; the host re-sends it (same config: the injection continues) within the command timeout.
      *
      * Range: 0..255 (0..255 -)
      * Scale: 1

@@ -208,7 +208,9 @@ def test_param_writes_are_range_checked_and_rolled_back(index, value):
             assert app.counters[key] == 1
     else:
         assert rc == 0 and app.read_param(index) == pytest.approx(value, rel=1e-7, abs=0)
-        changed = {i for i in rows if app.read_param(i) != before[i]}
+        # an idle-only write re-initialises the controller as at boot, so the
+        # live signals (estimator, filtered v_bus) may change; no parameter may
+        changed = {i for i in rows if not rows[i]["live"] and app.read_param(i) != before[i]}
         assert changed <= {index}
 
 

@@ -209,7 +209,7 @@ def test_fault_bits_match_the_core() -> None:
 
 
 def test_enumerations_and_protocol_version() -> None:
-    assert protocol.choices("Control", "control_cmd") == {0: "DISABLE", 1: "ENABLE", 2: "CLEAR_FAULTS"}
+    assert protocol.choices("Control", "control_cmd") == {0: "DISABLE", 1: "ENABLE", 2: "CLEAR_FAULTS", 3: "INJECT"}
     assert protocol.choices("ParamRequest", "param_op") == {0: "READ", 1: "WRITE", 2: "SAVE"}
     assert protocol.choices("Heartbeat", "node_state") == {0: "BOOT", 1: "IDLE", 2: "ARMED", 3: "RUNNING",
                                                            4: "FAULT"}
