@@ -64,6 +64,9 @@ cdef extern from "mf_sim.h":
         double theta_out_rad
         double omega_out_rad_s
         double tau_out_nm
+        double fault_i_offset_a
+        double fault_heat_w
+        bint fault_enc_stuck
     ctypedef struct mf_app_config_t:
         pass
     ctypedef struct mf_app_frame_t:
@@ -120,6 +123,11 @@ cdef extern from "mf_sim.h":
     void mf_sim_estop(mf_sim_node_t *n) nogil
     uint32_t mf_sim_run(mf_sim_node_t *nodes, uint32_t n_nodes, uint32_t n_steps, double dt_s,
                         uint32_t decim, mf_sim_sample_t *rec, uint32_t *bad_node) nogil
+
+cdef extern from "mf_plant.h":
+    int mf_plant_set_encoder_stuck(mf_plant_t *s, bint stuck) nogil
+    int mf_plant_set_i_sense_offset(mf_plant_t *s, double i_offset_a) nogil
+    int mf_plant_set_heat(mf_plant_t *s, double heat_w) nogil
 
 cdef extern from "mf_app.h":
     int mf_app_on_frame(mf_app_t *a, uint32_t can_id, const uint8_t *data, uint8_t len, bint fd) nogil
@@ -202,6 +210,34 @@ cdef class Bank:
             nd.plant.tau_ext_nm = tau_ext_nm
         if v_bus_v is not None:
             nd.plant.v_bus_v = v_bus_v
+
+    def inject(self, uint32_t i, encoder_stuck=None, i_sense_offset_a=None, heat_w=None) -> None:
+        """Plant and sensor faults of node i (None: unchanged; each persists
+        until changed): encoder_stuck (the count freezes at its value at the
+        next sample), i_sense_offset_a (A added to the sensed phase-a
+        current), heat_w (W of extra heat into the winding node)."""
+        cdef mf_sim_node_t *nd = self._node(i)
+        cdef double off = 0.0, heat = 0.0
+        if i_sense_offset_a is not None:
+            off = float(i_sense_offset_a)
+            if off != off or off in (float("inf"), float("-inf")):
+                raise ValueError(f"i_sense_offset_a must be a finite current in A, got {i_sense_offset_a!r}")
+        if heat_w is not None:
+            heat = float(heat_w)
+            if heat != heat or heat in (float("inf"), float("-inf")):
+                raise ValueError(f"heat_w must be a finite power in W, got {heat_w!r}")
+        if encoder_stuck is not None:
+            mf_plant_set_encoder_stuck(&nd.plant, bool(encoder_stuck))
+        if i_sense_offset_a is not None:
+            mf_plant_set_i_sense_offset(&nd.plant, off)
+        if heat_w is not None:
+            mf_plant_set_heat(&nd.plant, heat)
+
+    def injected(self, uint32_t i) -> dict:
+        """Node i's injected faults (see inject)."""
+        cdef mf_plant_t *p = &self._node(i).plant
+        return {"encoder_stuck": bool(p.fault_enc_stuck), "i_sense_offset_a": p.fault_i_offset_a,
+                "heat_w": p.fault_heat_w}
 
     def faults(self, uint32_t i) -> int:
         return self._node(i).app.ctrl.prot.faults

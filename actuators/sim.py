@@ -42,7 +42,11 @@ class SimError(RuntimeError):
 class Event:
     """Something that happens at ``t_s`` (s, simulated): a command
     (``mode`` name or number and its fields, SI, output side), plant inputs
-    (``tau_ext_nm``, ``v_bus_v``), ``clear_faults`` or ``estop``."""
+    (``tau_ext_nm``, ``v_bus_v``), ``clear_faults`` or ``estop``, or an
+    injected fault that persists until changed (None: unchanged):
+    ``encoder_stuck`` (the encoder count freezes at its present value; False
+    releases it), ``i_sense_offset_a`` (A added to the sensed phase-a current),
+    ``heat_w`` (W of extra heat into the motor winding)."""
 
     t_s: float
     mode: Union[str, int, None] = None
@@ -51,6 +55,16 @@ class Event:
     v_bus_v: float | None = None
     clear_faults: bool = False
     estop: bool = False
+    encoder_stuck: bool | None = None
+    i_sense_offset_a: float | None = None
+    heat_w: float | None = None
+
+    def faults(self) -> dict[str, Any]:
+        """The injected-fault fields this event sets (name -> value)."""
+        return {k: getattr(self, k) for k in FAULT_FIELDS if getattr(self, k) is not None}
+
+
+FAULT_FIELDS = ("encoder_stuck", "i_sense_offset_a", "heat_w")
 
 
 ScheduleLike = Iterable[Union[Event, tuple[float, Mapping[str, Any]]]]
@@ -62,7 +76,7 @@ def _as_event(item: Union[Event, tuple[float, Mapping[str, Any]]]) -> Event:
     t_s, spec = item
     spec = dict(spec)
     kw: dict[str, Any] = {k: spec.pop(k) for k in ("mode", "tau_ext_nm", "v_bus_v", "clear_faults",
-                                                     "estop") if k in spec}
+                                                     "estop") + FAULT_FIELDS if k in spec}
     return Event(t_s=float(t_s), fields=spec or None, **kw)
 
 
@@ -180,11 +194,27 @@ class SimBank:
             self._bank.clear_faults(i)
         if ev.tau_ext_nm is not None or ev.v_bus_v is not None:
             self._bank.set_inputs(i, tau_ext_nm=ev.tau_ext_nm, v_bus_v=ev.v_bus_v)
+        if ev.faults():
+            self.inject(i, **ev.faults())
         if ev.mode is not None:
             self.command(i, ev.mode, **dict(ev.fields or {}))
 
     def faults(self, i: int) -> int:
         return int(self._bank.faults(i))
+
+    def inject(self, i: int, *, encoder_stuck: bool | None = None,
+               i_sense_offset_a: float | None = None, heat_w: float | None = None) -> None:
+        """Inject plant/sensor faults into actuator i; each persists until
+        changed, None leaves it as it is. ``encoder_stuck``: the encoder count
+        freezes at its present value (False releases it); ``i_sense_offset_a``:
+        A added to the sensed phase-a current (0 removes it); ``heat_w``: W of
+        extra heat into the winding node (0 removes it)."""
+        self._bank.inject(i, encoder_stuck=encoder_stuck, i_sense_offset_a=i_sense_offset_a,
+                          heat_w=heat_w)
+
+    def injected(self, i: int) -> dict[str, Any]:
+        """Actuator i's injected faults: encoder_stuck, i_sense_offset_a (A), heat_w (W)."""
+        return dict(self._bank.injected(i))
 
     @property
     def core(self) -> "_sim.Bank":
@@ -271,6 +301,16 @@ class SimActuator:
 
     def command(self, mode: Union[str, int], **fields: float) -> None:
         self._bank.command(0, mode, **fields)
+
+    def inject(self, *, encoder_stuck: bool | None = None, i_sense_offset_a: float | None = None,
+               heat_w: float | None = None) -> None:
+        """Inject plant/sensor faults (see :meth:`SimBank.inject`)."""
+        self._bank.inject(0, encoder_stuck=encoder_stuck, i_sense_offset_a=i_sense_offset_a,
+                          heat_w=heat_w)
+
+    def injected(self) -> dict[str, Any]:
+        """The injected faults (see :meth:`SimBank.injected`)."""
+        return self._bank.injected(0)
 
     def run(self, duration_s: float, schedule: ScheduleLike | None = None,
             decimate: int = 1) -> SimRecord:

@@ -66,12 +66,10 @@ static double plant_wrap_2pi(double x)
 static inline double plant_sig(double x)
 {
     double z;
-    if (x >= 1.0) {
-        return 1.0;
-    }
-    if (x <= -1.0) {
-        return -1.0;
-    }
+    /* clamped without branches (the polynomial is exactly +-1 at +-1; NaN
+     * passes through) */
+    x = (x > 1.0) ? 1.0 : x;
+    x = (x < -1.0) ? -1.0 : x;
     z = x * x;
     return x * (1.875 + z * (-1.25 + 0.375 * z));
 }
@@ -96,11 +94,18 @@ static inline void plant_trig_small(double e, double *c, double *s)
 
 /* ---- dynamics ---------------------------------------------------------- */
 
-/* Cogging torque / J from (cos, sin) of ncog theta_m. */
-PLANT_INLINE double plant_cogging_j(const mf_plant_t *s, double cg, double sg)
+/* Cogging torque / J from (cos, sin) of ncog theta_m; nh: 1 or 2 harmonics,
+ * 3 any number (s->ncog_h >= 1). */
+PLANT_INLINE double plant_cogging_j(const mf_plant_t *s, double cg, double sg, const int nh)
 {
     double ck = cg, sk = sg, a = s->cogj_a[0] * sg + s->cogj_b[0] * cg, t;
     int k;
+    if (nh == 1) {
+        return a;
+    }
+    if (nh == 2) {
+        return a + (s->cogj_a[1] * (sg * cg + cg * sg) + s->cogj_b[1] * (cg * cg - sg * sg));
+    }
     for (k = 1; k < s->ncog_h; ++k) {
         t = ck * cg - sk * sg;
         sk = sk * cg + ck * sg;
@@ -120,7 +125,7 @@ PLANT_INLINE void plant_mech(const mf_plant_t *s, const mf_plant_coef_t *k,
     double a, tt;
     a = tej - (k->bj * w + k->tcj * sw);
     if (cog) {
-        a -= plant_cogging_j(s, cg, sg);
+        a -= plant_cogging_j(s, cg, sg, cog);
     }
     if (tendon) {
         double del = th * k->inv_n - thl;
@@ -142,7 +147,7 @@ PLANT_INLINE void plant_mech(const mf_plant_t *s, const mf_plant_coef_t *k,
         *dwl = 0.0;
     }
     if (k->lossy) {
-        tt += fabs(tt) * ((tt * w >= 0.0) ? k->c_drive : k->c_back) * sw;
+        tt += fabs(tt) * k->c_gear[(tt * w >= 0.0) ? 1 : 0] * sw;
     }
     *dw = a - tt;
 }
@@ -279,19 +284,18 @@ PLANT_INLINE void plant_rk4_impl(mf_plant_t *s, const mf_plant_coef_t *k, plant_
     }
 }
 
-/* plant_rk4_impl specialised for the load coupling and cogging. */
+/* plant_rk4_impl specialised for the load coupling and the cogging harmonics. */
 static void plant_rk4(mf_plant_t *s, const mf_plant_coef_t *k, plant_x_t *x, double hs)
 {
-    if (k->tendon) {
-        if (k->ncog_h > 0) {
-            plant_rk4_impl(s, k, x, hs, 1, 1);
-        } else {
-            plant_rk4_impl(s, k, x, hs, 1, 0);
-        }
-    } else if (k->ncog_h > 0) {
-        plant_rk4_impl(s, k, x, hs, 0, 1);
-    } else {
-        plant_rk4_impl(s, k, x, hs, 0, 0);
+    switch (k->tendon * 4 + ((k->ncog_h < 3) ? k->ncog_h : 3)) {
+    case 0: plant_rk4_impl(s, k, x, hs, 0, 0); break;
+    case 1: plant_rk4_impl(s, k, x, hs, 0, 1); break;
+    case 2: plant_rk4_impl(s, k, x, hs, 0, 2); break;
+    case 3: plant_rk4_impl(s, k, x, hs, 0, 3); break;
+    case 4: plant_rk4_impl(s, k, x, hs, 1, 0); break;
+    case 5: plant_rk4_impl(s, k, x, hs, 1, 1); break;
+    case 6: plant_rk4_impl(s, k, x, hs, 1, 2); break;
+    default: plant_rk4_impl(s, k, x, hs, 1, 3); break;
     }
 }
 
@@ -407,6 +411,7 @@ static void plant_dt_cache(mf_plant_t *s, const mf_plant_params_t *p, double dt)
     double n;
     s->dt_cached = dt;
     s->inv_dt = 1.0 / dt;
+    s->dead_frac = p->dead_time_s * s->inv_dt;
     s->lat_steps = p->enc_latency_s * s->inv_dt;
     n = 2.0 * dt * s->th_rate;
     if (n <= 1.0) {
@@ -430,7 +435,7 @@ static void plant_outputs(mf_plant_t *s, const mf_plant_params_t *p)
     s->i_abc[2] = -0.5 * ia - PLANT_SQRT3_2 * ib;
     s->tau_e = s->i_q * (s->kt + s->kr * s->i_d);
     s->tau_fric_nm = p->b_nms_per_rad * w + p->tau_coulomb_nm * plant_sig(w * s->inv_ws);
-    s->tau_cog_nm = (s->ncog_h > 0) ? plant_cogging_j(s, s->cos_g, s->sin_g) / s->inv_j : 0.0;
+    s->tau_cog_nm = (s->ncog_h > 0) ? plant_cogging_j(s, s->cos_g, s->sin_g, 3) / s->inv_j : 0.0;
     s->theta_out_rad = s->theta_m * s->inv_gear;
     s->omega_out_rad_s = w * s->inv_gear;
     if (p->tendon_enabled) {
@@ -461,13 +466,14 @@ static void plant_thermal(mf_plant_t *s, const mf_plant_params_t *p, double i2, 
     double tw = s->temp_winding_c, th = s->temp_housing_c, tf = s->temp_fet_c;
     double ta = p->temp_ambient_c, alpha = p->r_temp_coeff_per_k;
     double kr = 1.5 * p->r_ohm * i2;                 /* copper loss at 20 degC, W */
+    double q_extra = s->fault_heat_w;                /* injected heat, W */
     double hw = s->th_h * s->inv_c_w, hc = s->th_h * s->inv_c_h, hf = s->th_h * s->inv_c_f;
     double tw0 = tw;
     for (n = 0; n < s->th_n; ++n) {
         double q_wh = (tw - th) * s->inv_r_wh;
         double q_ha = (th - ta) * s->inv_r_ha;
         double p_cu = kr * (1.0 + alpha * (tw - 20.0));
-        tw += hw * (p_cu - q_wh);
+        tw += hw * (p_cu + q_extra - q_wh);
         th += hc * (q_wh - q_ha);
         tf += hf * (p_fet_w - (tf - ta) * s->inv_r_fa);
     }
@@ -600,7 +606,7 @@ static void plant_coast(mf_plant_t *s, const mf_plant_params_t *p, double dt)
 void mf_plant_step_pwm(mf_plant_t *s, const mf_plant_params_t *p,
                        const float duty[3], bool pwm_enable, double dt_s)
 {
-    double i[3], e[3], pole[3], m, i2;
+    double pole[3], m, i2;
     int x;
     if (!(dt_s > 0.0)) {
         return;
@@ -616,12 +622,12 @@ void mf_plant_step_pwm(mf_plant_t *s, const mf_plant_params_t *p,
         plant_finish(s, p, dt_s);
         return;
     }
-    plant_phase(s, p, i, e);
+    /* s->i_abc: the phase currents at the end of the last step (plant_outputs) */
     for (x = 0; x < 3; ++x) {
         double d = (double)duty[x];
         d = (d > 1.0) ? 1.0 : ((d >= 0.0) ? d : 0.0);
         if (p->dead_time_s > 0.0) {
-            d -= p->dead_time_s * s->inv_dt * plant_sig(i[x] * s->inv_band);
+            d -= s->dead_frac * plant_sig(s->i_abc[x] * s->inv_band);
             d = (d > 1.0) ? 1.0 : ((d >= 0.0) ? d : 0.0);
         }
         pole[x] = d * s->v_bus_v;
@@ -841,6 +847,8 @@ int mf_plant_init(mf_plant_t *s, const mf_plant_params_t *p, uint64_t seed)
     s->k.nj = s->inv_gear * s->inv_j;
     s->k.c_drive = s->c_drive;
     s->k.c_back = s->c_back;
+    s->k.c_gear[0] = s->c_back;
+    s->k.c_gear[1] = s->c_drive;
     s->k.tendon = p->tendon_enabled ? 1 : 0;
     s->k.lossy = (p->gear_efficiency < 1.0) ? 1 : 0;
     s->k.ncog_h = s->ncog_h;
@@ -864,6 +872,7 @@ int mf_plant_init(mf_plant_t *s, const mf_plant_params_t *p, uint64_t seed)
     s->enc_scale = (double)p->enc_direction * (double)p->enc_counts_per_rev / PLANT_2PI;
     s->enc_mask = ((p->enc_counts_per_rev & (p->enc_counts_per_rev - 1u)) == 0u)
                   ? p->enc_counts_per_rev - 1u : 0u;
+    s->inv_cpr = 1.0 / (double)p->enc_counts_per_rev;
     s->dt_cached = 0.0;
     /* state at rest */
     s->temp_winding_c = p->temp_init_c;

@@ -161,6 +161,7 @@ typedef struct {
     double inv_n, tk, tc, hb;     /* 1/N; tendon stiffness, damping, half backlash */
     double bl, kl, th0, ext, ijl, nj; /* load link: b, k, rest angle, tau_ext, 1/J_l; 1/(N J) */
     double c_drive, c_back;       /* gear loss coefficients 1/eta - 1, 1 - eta */
+    double c_gear[2];             /* c_back, c_drive: indexed by "the motor drives" */
     int tendon, lossy, ncog_h;    /* flags, cogging harmonics in use */
 } mf_plant_coef_t;
 
@@ -196,8 +197,10 @@ typedef struct {
     double adc_max;               /* 2^bits - 1 */
     double enc_scale;             /* dir * counts_per_rev / 2pi, counts/rad */
     uint32_t enc_mask;            /* counts_per_rev - 1 when a power of two, else 0 */
+    double inv_cpr;               /* 1 / counts_per_rev */
     /* dt-dependent, recomputed when dt changes */
     double dt_cached, inv_dt;     /* s, 1/s */
+    double dead_frac;             /* dead_time_s / dt: duty lost to the dead time */
     double lat_steps;             /* enc latency in steps */
     int th_n;                     /* thermal Euler sub-steps */
     double th_h;                  /* thermal sub-step, s */
@@ -234,6 +237,12 @@ typedef struct {
     double p_fet_w;               /* inverter conduction loss, W */
     uint32_t n_sub;               /* RK4 sub-steps of the last step */
     double i2_int;                /* integral of i_d^2 + i_q^2 over the last integration, A^2 s */
+    /* injected faults (mf_plant_inject; they persist until changed, init clears them) */
+    double fault_i_offset_a;      /* added to the sensed phase-a current, A */
+    double fault_heat_w;          /* extra heat into the winding node, W */
+    bool fault_enc_stuck;         /* the encoder count is frozen */
+    bool enc_frozen;              /* enc_frozen_count holds the frozen count */
+    uint32_t enc_frozen_count;    /* the count while stuck */
     /* noise */
     uint64_t rng[4];              /* xoshiro256** state */
     uint32_t zig_k[MF_PLANT_ZIG_N];
@@ -267,5 +276,18 @@ int mf_plant_is_finite(const mf_plant_t *s);
 void mf_plant_seed(mf_plant_t *s, uint64_t seed);
 /* Standard normal sample from the plant's generator (for tests). */
 double mf_plant_randn(mf_plant_t *s);
+
+/* Fault injection (a test bench's plant and sensor faults; each persists
+ * until changed):
+ *   encoder stuck: the encoder count freezes at the count of the next
+ *     mf_plant_sense (the motor keeps turning); false releases it;
+ *   i_offset_a: added to the sensed phase-a current before the ADC (A,
+ *     finite; NaN/Inf is refused);
+ *   heat_w: extra heat into the winding node (W, finite, >= 0 or < 0 for
+ *     cooling), on top of the copper loss.
+ * Returns MF_OK or MF_EINVAL (nothing changed). */
+int mf_plant_set_encoder_stuck(mf_plant_t *s, bool stuck);
+int mf_plant_set_i_sense_offset(mf_plant_t *s, double i_offset_a);
+int mf_plant_set_heat(mf_plant_t *s, double heat_w);
 
 #endif /* MF_PLANT_H */

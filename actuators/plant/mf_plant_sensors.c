@@ -1,4 +1,4 @@
-/* mf_plant_sensors.c - the plant's sensors and its noise generator.
+/* mf_plant_sensors.c - the plant's sensors, its noise generator, fault hooks.
  *
  * xoshiro256** (Blackman and Vigna) seeded through splitmix64; standard
  * normals by the ziggurat of Marsaglia and Tsang (2000), 128 layers, with the
@@ -120,38 +120,96 @@ double mf_plant_randn(mf_plant_t *s)
 /* Round to the nearest count in [0, top]; NaN gives 0. */
 static inline uint16_t plant_counts(double c, double top)
 {
-    if (!(c > 0.0)) {
-        return 0u;
-    }
-    if (c >= top) {
-        return (uint16_t)top;
-    }
+    c = (c > 0.0) ? c : 0.0;
+    c = (c < top) ? c : top;
     return (uint16_t)(c + 0.5);
+}
+
+int mf_plant_set_encoder_stuck(mf_plant_t *s, bool stuck)
+{
+    if (s == NULL) {
+        return MF_ENULL;
+    }
+    if (stuck != s->fault_enc_stuck) {
+        s->fault_enc_stuck = stuck;
+        s->enc_frozen = false;
+    }
+    return MF_OK;
+}
+
+int mf_plant_set_i_sense_offset(mf_plant_t *s, double i_offset_a)
+{
+    if (s == NULL) {
+        return MF_ENULL;
+    }
+    if (!(i_offset_a - i_offset_a == 0.0)) {
+        return MF_EINVAL;
+    }
+    s->fault_i_offset_a = i_offset_a;
+    return MF_OK;
+}
+
+int mf_plant_set_heat(mf_plant_t *s, double heat_w)
+{
+    if (s == NULL) {
+        return MF_ENULL;
+    }
+    if (!(heat_w - heat_w == 0.0)) {
+        return MF_EINVAL;
+    }
+    s->fault_heat_w = heat_w;
+    return MF_OK;
+}
+
+/* floor(cf) mod cpr for a count position cf (0 when not finite or huge). */
+static inline uint32_t plant_enc_wrap(const mf_plant_t *s, const mf_plant_params_t *p, double cf)
+{
+    double f, q, r, cpr;
+    int64_t ci;
+    if (!(fabs(cf) < 4e15)) {
+        return 0u;                   /* not finite, or a billion turns away */
+    }
+    ci = (int64_t)cf;
+    ci -= ((double)ci > cf) ? 1 : 0; /* floor */
+    if (s->enc_mask != 0u) {
+        return (uint32_t)((uint64_t)ci & (uint64_t)s->enc_mask);
+    }
+    /* ci mod cpr without a 64-bit division: every product and difference
+     * below is an integer under 2^53, so exact; q may be one off */
+    f = (double)ci;
+    cpr = (double)p->enc_counts_per_rev;
+    q = (double)(int64_t)(f * s->inv_cpr);
+    r = f - q * cpr;
+    r += (r < 0.0) ? cpr : 0.0;
+    r += (r < 0.0) ? cpr : 0.0;
+    r -= (r >= cpr) ? cpr : 0.0;
+    r -= (r >= cpr) ? cpr : 0.0;
+    return (uint32_t)r;
 }
 
 void mf_plant_sense(mf_plant_t *s, const mf_plant_params_t *p, mf_ctrl_sense_t *out)
 {
-    double lat = s->lat_steps, frac, th, cf;
-    uint32_t k, i0, i1;
-    int x;
-    for (x = 0; x < 3; ++x) {
-        double i = s->i_abc[x];
-        if (p->adc_noise_a > 0.0) {
-            i += p->adc_noise_a * plant_randn(s);
-        }
-        out->adc_i[x] = plant_counts(p->adc_i_offset_counts + i * s->inv_adc_i, s->adc_max);
+    double lat = s->lat_steps, th;
+    double i0 = s->i_abc[0] + s->fault_i_offset_a, i1 = s->i_abc[1], i2 = s->i_abc[2], v = s->v_bus_v;
+    uint32_t count;
+    if (p->adc_noise_a > 0.0) {
+        i0 += p->adc_noise_a * plant_randn(s);
+        i1 += p->adc_noise_a * plant_randn(s);
+        i2 += p->adc_noise_a * plant_randn(s);
     }
-    {
-        double v = s->v_bus_v;
-        if (p->adc_vbus_noise_v > 0.0) {
-            v += p->adc_vbus_noise_v * plant_randn(s);
-        }
-        out->adc_vbus = plant_counts(v * s->inv_adc_v, s->adc_max);
+    if (p->adc_vbus_noise_v > 0.0) {
+        v += p->adc_vbus_noise_v * plant_randn(s);
     }
+    out->adc_i[0] = plant_counts(p->adc_i_offset_counts + i0 * s->inv_adc_i, s->adc_max);
+    out->adc_i[1] = plant_counts(p->adc_i_offset_counts + i1 * s->inv_adc_i, s->adc_max);
+    out->adc_i[2] = plant_counts(p->adc_i_offset_counts + i2 * s->inv_adc_i, s->adc_max);
+    out->adc_vbus = plant_counts(v * s->inv_adc_v, s->adc_max);
     /* encoder: theta_m lat_steps ago, linear between the stored step ends */
     if (lat <= 0.0) {
         th = s->theta_m;
     } else {
+        uint32_t k, j0, j1;
+        double frac;
         if (!(lat < (double)(MF_PLANT_HIST - 1u))) {
             k = MF_PLANT_HIST - 2u;
             frac = 1.0;
@@ -159,26 +217,19 @@ void mf_plant_sense(mf_plant_t *s, const mf_plant_params_t *p, mf_ctrl_sense_t *
             k = (uint32_t)lat;
             frac = lat - (double)k;
         }
-        i0 = (s->hist_head - k) & (MF_PLANT_HIST - 1u);
-        i1 = (i0 - 1u) & (MF_PLANT_HIST - 1u);
-        th = s->hist[i0] + frac * (s->hist[i1] - s->hist[i0]);
+        j0 = (s->hist_head - k) & (MF_PLANT_HIST - 1u);
+        j1 = (j0 - 1u) & (MF_PLANT_HIST - 1u);
+        th = s->hist[j0] + frac * (s->hist[j1] - s->hist[j0]);
     }
-    cf = p->enc_offset_counts + s->enc_scale * th;
-    if (fabs(cf) < 4e18) {
-        int64_t ci = (int64_t)cf;
-        if ((double)ci > cf) {
-            ci -= 1;                  /* floor */
+    count = plant_enc_wrap(s, p, p->enc_offset_counts + s->enc_scale * th);
+    if (s->fault_enc_stuck) {
+        if (!s->enc_frozen) {
+            s->enc_frozen = true;
+            s->enc_frozen_count = count;
         }
-        if (s->enc_mask != 0u) {
-            out->enc_count = (uint32_t)((uint64_t)ci & (uint64_t)s->enc_mask);
-        } else {
-            int64_t cpr = (int64_t)p->enc_counts_per_rev;
-            int64_t m = ci % cpr;
-            out->enc_count = (uint32_t)((m < 0) ? m + cpr : m);
-        }
-    } else {
-        out->enc_count = 0u;
+        count = s->enc_frozen_count;
     }
+    out->enc_count = count;
     out->temp_motor_c = (float)s->temp_winding_c;
     out->temp_fet_c = (float)s->temp_fet_c;
 }

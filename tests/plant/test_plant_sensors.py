@@ -96,3 +96,17 @@ def test_same_seed_gives_bit_identical_runs_and_another_seed_differs() -> None:
     first = plant.run_voltages(v[:100], sense=True).adc_i
     plant.reset()
     np.testing.assert_array_equal(plant.run_voltages(v[:100], sense=True).adc_i, first)
+
+
+def test_encoder_count_wraps_for_any_counts_per_rev_and_sign() -> None:
+    """floor(offset + dir theta cpr / 2pi) mod cpr for a cpr that is not a power
+    of two, negative and many-turn angles (numpy's floor and mod as reference)."""
+    cpr, offset = 4000, 3999.5
+    for direction in (1, -1):
+        se = SensorParams(enc_counts_per_rev=cpr, enc_offset_counts=offset, enc_direction=direction,
+                          adc_noise_a=0.0)
+        plant = Plant(PlantParams(motor=MotorParams(**LOCKED), sensors=se), 25e-6)
+        for theta in (0.0, -1e-9, -3.0, -2 * np.pi, 2 * np.pi * 1234.5678, -2 * np.pi * 98765.4321, 7e5):
+            plant.set_state(theta_m=theta)
+            expected = np.mod(np.floor(offset + direction * theta * cpr / (2 * np.pi)), cpr)
+            assert plant.sense().enc_count == int(expected), (direction, theta)
