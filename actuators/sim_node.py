@@ -88,12 +88,15 @@ class SimNodes:
     ``can.fd``); a classic node does not see FD frames;
     ``echo_filter``: drop the frames this object sent when the bus hands
     them back (None: on for ``udp_multicast``, whose senders receive their
-    own datagrams).
+    own datagrams);
+    ``plant_params``: the simulated plant (an ``actuators.plant.PlantParams``;
+    None: the board's), e.g. a motor that differs from its board file.
     """
 
     def __init__(self, bus: can.BusABC, board: Any, node_ids: Sequence[int], *, seed: int = 0,
                  flash_dir: Union[str, os.PathLike[str], None] = None, fd: bool | None = None,
-                 echo_filter: bool | None = None) -> None:
+                 echo_filter: bool | None = None, plant_params: Any = None, boot: bool = False,
+                 pubkey: Any = None, auto_confirm: bool = True) -> None:
         if isinstance(board, (str, os.PathLike)):
             from firmware_gen.board import load_board
             board = load_board(board)
@@ -129,12 +132,23 @@ class SimNodes:
         self.send_errors = 0      # bus.send raised
         self.overruns = 0         # paced mode: times the simulation fell behind the wall clock
         ranges = board.impedance_ranges()
-        cfg, pp = board.ctrl_config(), board.plant_params()
+        cfg = board.ctrl_config()
+        pp = board.plant_params() if plant_params is None else plant_params
         self._bank = SimBank([(cfg, pp)] * len(self.node_ids), seed=seed,
                              apps=[{"node_id": n, "ranges": ranges} for n in self.node_ids],
                              boot=False)
         self.core = self._bank.core
         self.dt_s = self._bank.dt_s
+        # boot: each node's whole flash (slots, boot record, params) in
+        # flash_dir/node_<id>.flash and its bootloader's UDS server (sim_flash.py)
+        self._boot: dict[int, Any] = {}
+        self._uds_ids: dict[int, int] = {}
+        if boot:
+            from actuators.sim_flash import SimBootloader
+            for n in self.node_ids:
+                self._boot[n] = SimBootloader(board, n, flash_dir=self.flash_dir, pubkey=pubkey, fd=self.fd,
+                                              auto_confirm=auto_confirm)
+                self._uds_ids[self._boot[n].request_id] = n
         for k, n in enumerate(self.node_ids):
             self._load_page(k, n)  # in BOOT, before the main loop starts
         # power-up: the PWM interrupt runs and the first main-loop tick
@@ -145,7 +159,10 @@ class SimNodes:
 
     # ---- flash -------------------------------------------------------------
     def _load_page(self, k: int, node_id: int) -> None:
-        if self.flash_dir is None:
+        if node_id in self._boot:
+            page = self._boot[node_id].flash.read_params()
+            where = f"{self._boot[node_id].flash.path or 'in-memory flash'} (params region)"
+        elif self.flash_dir is None:
             page = self._pages.get(node_id)
             where = f"in-memory page of node {node_id}"
         else:
@@ -169,6 +186,13 @@ class SimNodes:
 
     def _store_page(self, k: int, node_id: int) -> int:
         page = self.core.params_save(k)
+        if node_id in self._boot:
+            try:
+                self._boot[node_id].flash.write_params(page)
+            except SimError as exc:
+                log.warning("node %d: cannot store the parameter page: %s", node_id, exc)
+                return -1
+            return 0
         if self.flash_dir is None:
             self._pages[node_id] = page
             return 0
@@ -196,6 +220,9 @@ class SimNodes:
                 self.dropped_in += 1
                 return
         self.frames_in += 1
+        if msg.arbitration_id in self._uds_ids:  # UDS request (function 14): the node's bootloader
+            self._boot[self._uds_ids[msg.arbitration_id]].on_frame(data)
+            return
         self.core.on_frame_all(msg.arbitration_id, data, bool(msg.is_fd))
 
     def drain(self) -> int:
@@ -231,6 +258,19 @@ class SimNodes:
                 sent += 1
                 if self.echo_filter:
                     self._remember(can_id, data, is_fd)
+        for node_id, bl in self._boot.items():  # UDS responses (function 15)
+            for data in bl.pop_frames():
+                msg = can.Message(arbitration_id=bl.response_id, data=data, is_extended_id=False,
+                                  is_fd=bl.fd, bitrate_switch=bl.fd)
+                try:
+                    self.bus.send(msg)
+                except can.CanError as exc:
+                    self.send_errors += 1
+                    log.debug("send 0x%03X failed: %s", bl.response_id, exc)
+                    continue
+                sent += 1
+                if self.echo_filter:
+                    self._remember(bl.response_id, bytes(data), bl.fd)
         self.frames_out += sent
         return sent
 
@@ -261,6 +301,35 @@ class SimNodes:
         self._owed_periods = max(self._owed_periods - n, 0.0)
         if n > 0:
             self._bank.step(n, record=False)
+        for bl in self._boot.values():
+            bl.poll(duration_s)
+
+    def periods(self, n: int, decimate: int = 0) -> "list[Any] | None":
+        """Run exactly n PWM periods (no frames, no bus); with decimate > 0
+        return each node's ``SimRecord`` of every decimate-th period (in
+        node-id order), else None. For a bench that feeds frames itself
+        (``core.on_frame_all`` / ``pop_frames``) between big C runs."""
+        if n <= 0:
+            return None
+        if decimate > 0:
+            return self._bank.step(int(n), int(decimate), record=True)
+        self._bank.step(int(n), record=False)
+        return None
+
+    def pop_frames(self) -> list[tuple[int, int, bytes, bool]]:
+        """Take every frame the nodes queued, without sending it:
+        (node id, CAN id, data, is_fd), node by node, oldest first; pages a
+        SAVE asked for are stored first (as ``flush`` does)."""
+        out: list[tuple[int, int, bytes, bool]] = []
+        for k, node_id in enumerate(self.node_ids):
+            if self.core.save_requested(k):
+                self.core.save_done(k, self._store_page(k, node_id))
+            while True:
+                frame = self.core.tx_pop(k)
+                if frame is None:
+                    break
+                out.append((node_id, frame[0], frame[1], frame[2]))
+        return out
 
     def step(self, duration_s: float = 0.001) -> None:
         """Lock-step: feed the waiting frames, send the replies, run
@@ -356,3 +425,10 @@ class SimNodes:
         if status != 0:
             raise KeyError(f"node {node_id}: no parameter with index {index}")
         return float(value)
+
+    def bootloader(self, node_id: int) -> Any:
+        """The node's ``actuators.sim_flash.SimBootloader`` (SimNodes(boot=True) only)."""
+        self._k(node_id)
+        if node_id not in self._boot:
+            raise SimError("no bootloader: SimNodes(..., boot=True) simulates the flash and bootloader")
+        return self._boot[node_id]

@@ -74,8 +74,16 @@ def open_bus(interface: str, channel: str | None, fd: bool) -> can.BusABC:
 def serve(board_path: str | Path, node_spec: str, *, interface: str | None = None,
           channel: str | None = None, fd: bool | None = None, flash_dir: str | Path | None = None,
           slcan: bool = False, seed: int = 0, duration_s: float | None = None,
-          out: TextIO = sys.stdout) -> int:
-    """Run ``myofoc sim serve``; returns the exit code (0 ok, 2 bad input)."""
+          out: TextIO = sys.stdout, boot: bool = True, pubkey: str | Path | bytes | None = None,
+          auto_confirm: bool = True) -> int:
+    """Run ``myofoc sim serve``; returns the exit code (0 ok, 2 bad input).
+
+    ``boot``: each node has its simulated flash (``flash_dir/node_<id>.flash``
+    or memory: slots, boot record, parameter page) and bootloader (UDS on
+    0x700 | node, for ``myofoc flash``), trusting ``pubkey`` (a file of 32
+    raw bytes, or the bytes; None: firmware_gen/keys/dev_ed25519.pub);
+    ``auto_confirm``: a new image confirms itself once booted. Without
+    ``boot`` the parameter pages are ``flash_dir/node_<id>.bin``."""
     from firmware_gen.board import load_board
     from firmware_gen.errors import BoardFileError
 
@@ -115,10 +123,16 @@ def serve(board_path: str | Path, node_spec: str, *, interface: str | None = Non
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         try:
-            nodes = SimNodes(bus, board, node_ids, seed=seed, flash_dir=flash_dir, fd=use_fd)
+            nodes = SimNodes(bus, board, node_ids, seed=seed, flash_dir=flash_dir, fd=use_fd, boot=boot,
+                             pubkey=pubkey, auto_confirm=auto_confirm)
         except SimError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        if boot:
+            for n in node_ids:
+                bl = nodes.bootloader(n)
+                log.info("node %d: %s, flash %s", n, bl.version_text or "no image (bootloader only)",
+                         bl.flash.path or "in memory")
         print(f"ready: nodes {format_nodes(node_ids)} on {where}", file=out, flush=True)
         nodes.serve_forever(paced=True, stop=stop, duration_s=duration_s)
         print(f"stopped: {nodes.frames_in} frames in, {nodes.frames_out} out, "

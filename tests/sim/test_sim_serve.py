@@ -165,12 +165,15 @@ def test_slcan_pty_speaks_to_python_can_slcan(capsys):
         print(f"\n  slcan pty: {_summary(out['rtt_s'])}")
 
 
-def test_parameters_persist_across_a_restart_of_the_process(tmp_path):
+@pytest.mark.parametrize("boot, file", [("--boot", "node_2.flash"), ("--no-boot", "node_2.bin")])
+def test_parameters_persist_across_a_restart_of_the_process(tmp_path, boot, file):
+    """With the bootloader simulated the parameter page lives in the node's
+    whole flash image (slots, boot record, params); without it in a page file."""
     pytest.importorskip("serial", reason="python-can's slcan interface needs pyserial")
     flash = tmp_path / "flash"
 
     def session(fn):
-        proc, ready = _start("--nodes", "2", "--slcan", "--flash-dir", str(flash))
+        proc, ready = _start("--nodes", "2", "--slcan", "--flash-dir", str(flash), boot)
         bus = can.Bus(interface="slcan", channel=ready.split()[-1], sleep_after_open=0)
         try:
             return fn(Host(bus, 2))
@@ -188,7 +191,7 @@ def test_parameters_persist_across_a_restart_of_the_process(tmp_path):
         assert param(h, "SAVE", 2)["param_status"] == 0
 
     session(write_and_save)
-    assert (flash / "node_2.bin").is_file()
+    assert sorted(x.name for x in flash.iterdir()) == [file]
     assert session(lambda h: param(h, "READ", 3))["param_value"] == 3.25
 
 
