@@ -64,12 +64,14 @@ bench: setup
 	$(PY) bench/plant_bench.py
 	$(PY) bench/sim_bench.py
 	$(PY) bench/bus_bench.py
+	$(PY) bench/firmware_bench.py
 
 bench-light: setup
 	$(PY) bench/core_bench.py --light
 	$(PY) bench/plant_bench.py --light
 	$(PY) bench/sim_bench.py --light
 	$(PY) bench/bus_bench.py --light
+	$(PY) bench/firmware_bench.py --light
 
 clean:
 	rm -rf build $(VENV) $(OUT) actuators/*.so actuators/plant/*.so actuators/_core.c actuators/_sim.c \
