@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["clamp_command", "envelope"]
+import numpy as np
+
+__all__ = ["clamp_arrays", "clamp_command", "envelope"]
 
 
 def envelope(board: Any) -> dict[str, tuple[float, float]]:
@@ -41,6 +43,31 @@ def clamp_command(board: Any, fields: dict[str, float]) -> tuple[dict[str, float
             y = lo if math.isnan(x) else min(max(x, lo), hi)
             if y != x:
                 notes.append(f"{name} = {x:g} clamped to {y:g} (board {board.name} limits [{lo:g}, {hi:g}])")
+            x = y
+        out[name] = x
+    return out, notes
+
+
+def clamp_arrays(board: Any, fields: dict[str, Any]) -> tuple[dict[str, np.ndarray], list[str]]:
+    """``clamp_command`` over arrays (a whole schedule): each field clamped
+    into the envelope, NaN to the low bound; one note per clamped field
+    (its most extreme value)."""
+    env = envelope(board)
+    out: dict[str, np.ndarray] = {}
+    notes: list[str] = []
+    for name, value in fields.items():
+        x = np.asarray(value, float)
+        if name in env:
+            lo, hi = env[name]
+            y = np.clip(np.where(np.isnan(x), lo, x), lo, hi)
+            bad = y != x
+            if np.any(bad):
+                xb = x[bad] if x.ndim else x
+                worst = float(np.nanmax(np.abs(xb))) if np.any(np.isfinite(xb)) else float("nan")
+                xb0 = float(np.ravel(xb)[int(np.nanargmax(np.abs(np.ravel(xb))))]) if np.isfinite(worst) \
+                    else float("nan")
+                notes.append(f"{name} = {xb0:g} clamped to {float(np.clip(xb0, lo, hi)) if xb0 == xb0 else lo:g} "
+                             f"(board {board.name} limits [{lo:g}, {hi:g}])")
             x = y
         out[name] = x
     return out, notes

@@ -3,7 +3,8 @@
 ``signals.npz`` (arrays ``<scenario index>/<signal>``), one CSV per scenario
 (``signals/<index>_<name>.csv``) and ``meta.json``: the exact campaign text,
 board name and file, seed, firmware version, target, figures and checks.
-The frame log itself is written by the target (``frames.asc``).
+The frame log itself is written by the target (``frames.asc`` or ``.blf``).
+``hil.replay`` recomputes every figure from ``signals.npz`` and ``meta.json``.
 """
 from __future__ import annotations
 
@@ -54,6 +55,8 @@ def write_signals(out: Path, campaign: Campaign, results: list[ScenarioResult], 
         "target": target, "firmware_version": firmware_version,
         "scenarios": [{"index": r.scenario.index, "name": r.scenario.name, "kind": r.scenario.kind,
                        "params": r.scenario.params, "passed": r.passed, "error": r.error, "notes": r.notes,
+                       "skipped": r.skipped, "seed": campaign.seed + r.scenario.index,
+                       "t_step_s": r.t_step_s, "t_from_s": _num(r.t_from_s), "y_name": r.y_name,
                        "figures": {k: _num(v) for k, v in r.figures.items()},
                        "checks": [{"name": c.name, "limit": c.limit, "value": _num(c.value), "passed": c.passed}
                                   for c in r.checks],

@@ -15,7 +15,7 @@ import numpy as np
 from hil.runner import ScenarioResult
 from hil.scenario import Campaign
 
-__all__ = ["write_html", "write_junit"]
+__all__ = ["status", "write_html", "write_junit"]
 
 
 def _png(fig) -> str:  # type: ignore[no-untyped-def]
@@ -49,8 +49,8 @@ def _plot(r: ScenarioResult) -> list[str]:
     if "rise_s_max" in lim:
         ax.axvline(lim["rise_s_max"] * 1e3, color="C1", ls=":", lw=1, label="rise-time limit (from step)")
     if "reaction_s_max" in lim:
-        # the fault's cause (the command timeout) is report_after_last_cmd_s - reaction_s after the step
-        t_cause = r.figures.get("report_after_last_cmd_s", 0.0) - r.figures.get("reaction_s", 0.0)
+        # the fault bit is due t_expected_s after the step / injection
+        t_cause = r.figures.get("t_expected_s", math.nan)
         if math.isfinite(t_cause):
             ax.axvline((lim["reaction_s_max"] + t_cause) * 1e3, color="C3", ls=":", lw=1,
                        label="reaction limit")
@@ -86,6 +86,15 @@ def _plot(r: ScenarioResult) -> list[str]:
     return out
 
 
+def status(r: ScenarioResult) -> str:
+    """PASS, FAIL, ERROR (did not complete) or SKIP (the target cannot run it)."""
+    if r.skipped:
+        return "SKIP"
+    if r.error:
+        return "ERROR"
+    return "PASS" if r.passed else "FAIL"
+
+
 def _fmt(x: float) -> str:
     return f"{x:.4g}" if isinstance(x, float) else str(x)
 
@@ -94,21 +103,25 @@ def write_html(path: Path, campaign: Campaign, results: list[ScenarioResult], *,
                firmware_version: str) -> None:
     e = html.escape
     n_fail = sum(not r.passed for r in results)
+    n_skip = sum(bool(r.skipped) for r in results)
     rows, sections = [], []
     for r in results:
         checks = "<br>".join(f"{e(c.name)} {_fmt(c.value)} {'&le;' if c.bound == 'max' else '&ge;'} "
                              f"{_fmt(c.limit)} {'ok' if c.passed else 'FAIL'}" for c in r.checks)
         if r.error:
             checks = f"error: {e(r.error)}"
+        if r.skipped:
+            checks = f"skipped: {e(r.skipped)}"
         cls = "pass" if r.passed else "fail"
         rows.append(f'<tr class="{cls}"><td>{r.scenario.index}</td><td><a href="#s{r.scenario.index}">'
                     f'{e(r.scenario.name)}</a></td><td>{e(r.scenario.kind)}</td>'
-                    f'<td>{"PASS" if r.passed else "FAIL"}</td><td>{checks}</td></tr>')
+                    f'<td>{status(r)}</td><td>{checks}</td></tr>')
         figs = ", ".join(f"{e(k)} = {_fmt(v)}" for k, v in r.figures.items())
         notes = "".join(f"<li>{e(n)}</li>" for n in r.notes)
         imgs = "".join(f'<img alt="{e(r.scenario.name)}" src="{src}">' for src in _plot(r))
+        why = f"<p>{e(r.error or r.skipped or '')}</p>" if (r.error or r.skipped) else ""
         sections.append(f'<section id="s{r.scenario.index}"><h2>{r.scenario.index}. {e(r.scenario.name)} '
-                        f'<span class="{cls}">{"PASS" if r.passed else "FAIL"}</span></h2>'
+                        f'<span class="{cls}">{status(r)}</span></h2>{why}'
                         f'<p>{figs}</p>{"<ul>" + notes + "</ul>" if notes else ""}{imgs}'
                         f'<p class="small">simulated/bench time {r.sim_s:.3f} s, wall {r.wall_s:.3f} s</p></section>')
     doc = f"""<!DOCTYPE html>
@@ -116,7 +129,7 @@ def write_html(path: Path, campaign: Campaign, results: list[ScenarioResult], *,
 <style>body{{font-family:sans-serif;margin:2em;max-width:60em}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}}.pass{{color:#070}}.fail{{color:#b00}}
 .small{{color:#666;font-size:small}}img{{display:block;max-width:100%}}</style></head><body>
-<h1>{e(campaign.name)}: {"PASS" if not n_fail else f"{n_fail} FAILED"}</h1>
+<h1>{e(campaign.name)}: {"PASS" if not n_fail else f"{n_fail} FAILED"}{f", {n_skip} skipped" if n_skip else ""}</h1>
 <p>board {e(campaign.board.name)}, target {e(target)}, firmware {e(firmware_version)}, seed {campaign.seed},
 campaign file {e(campaign.path)}</p>
 <table id="summary"><thead><tr><th>#</th><th>scenario</th><th>kind</th><th>result</th><th>checks</th></tr></thead>
@@ -132,6 +145,9 @@ def write_junit(path: Path, campaign: Campaign, results: list[ScenarioResult]) -
     cases = []
     for r in results:
         cname = f"{campaign.board.name}.{r.scenario.name}"
+        if r.skipped:
+            cases.append((cname, "run", 0.0, "skipped", r.skipped))
+            continue
         if r.error:
             cases.append((cname, "run", r.wall_s, "error", r.error))
             continue
@@ -141,6 +157,7 @@ def write_junit(path: Path, campaign: Campaign, results: list[ScenarioResult]) -
     suite = ET.Element("testsuite", name=campaign.name, tests=str(len(cases)),
                        failures=str(sum(c[3] == "failure" for c in cases)),
                        errors=str(sum(c[3] == "error" for c in cases)),
+                       skipped=str(sum(c[3] == "skipped" for c in cases)),
                        time=f"{sum(r.wall_s for r in results):.3f}")
     for cname, name, t, kind, msg in cases:
         tc = ET.SubElement(suite, "testcase", classname=cname, name=name, time=f"{t:.4f}")

@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from hil.errors import ScenarioError
-from hil.limits import clamp_command
+from hil.limits import clamp_command, envelope
 
-__all__ = ["KINDS", "Campaign", "Scenario", "load_campaign", "parse_campaign"]
+__all__ = ["FAULTS", "KINDS", "Campaign", "Scenario", "load_campaign", "parse_campaign"]
 
 BOARDS_DIR = Path(__file__).resolve().parent.parent / "boards"
 
@@ -41,14 +41,27 @@ KINDS: dict[str, tuple[tuple[str, ...], dict[str, Any], tuple[str, ...]]] = {
                        ("stiffness_nm_rad", "stiffness_rel_error", "settling_s")),
     "chirp": (("mode", "amplitude", "f0_hz", "f1_hz"), {"offset": 0.0}, ("bandwidth_hz",)),
     "fault_timeout": (("v_out_rad_s",), {"hold_s": 0.05}, ("reaction_s",)),
+    "stiffness_sweep": (("kp_values", "kd_nms_rad", "tau_ext_nm"), {},
+                        ("stiffness_rel_error", "settling_s")),
+    "damping_sweep": (("kd_values", "tau_ext_nm"), {}, ("damping_rel_error",)),
+    "muscle_trajectory": (("u_flex", "u_ext", "amplitude", "f_hz"), {},
+                          ("tracking_rms_rad", "tracking_max_rad")),
+    "fault": (("fault",), {"v_out_rad_s": 0.5, "hold_s": 0.05, "i_offset_a": 0.0, "heat_w": 0.0, "loss": 1.0},
+              ("reaction_s",)),
 }
+# fault kinds -> the fault bit (MF_FAULT_*, actuators/core/mf_protect.h) each must end in
+FAULTS = {"timeout": 1 << 6, "frame_loss": 1 << 6, "overcurrent": 1 << 0, "overtemp": 1 << 4,
+          "encoder": 1 << 5}
+_LISTS = {"kp_values": "kp_nm_rad", "kd_values": "kd_nms_rad"}
 # fields that are numbers, with their allowed range
 _RANGES: dict[str, tuple[float, float]] = {
     "duration_s": (1e-4, 60.0), "period_s": (1e-5, 0.1), "pre_s": (0.0, 10.0), "node": (0, 127),
     "i_q_a": (-1e3, 1e3), "v_out_rad_s": (-1e3, 1e3), "step_rad": (-100.0, 100.0),
     "kp_nm_rad": (0.0, 1e4), "kd_nms_rad": (0.0, 1e3), "tau_ext_nm": (-1e4, 1e4),
     "amplitude": (0.0, 1e3), "f0_hz": (0.01, 1e5), "f1_hz": (0.01, 1e5), "offset": (-1e3, 1e3),
-    "hold_s": (0.0, 10.0),
+    "hold_s": (0.0, 10.0), "kp_nm_rad_item": (0.0, 1e4), "kd_nms_rad_item": (0.0, 1e3),
+    "u_flex": (0.0, 1.0), "u_ext": (0.0, 1.0), "f_hz": (0.001, 100.0), "i_offset_a": (-1e3, 1e3),
+    "heat_w": (0.0, 1e5), "loss": (0.0, 1.0),
 }
 _CHIRP_MODES = {"current": "i_q_ref_a", "velocity": "v_out_ref_rad_s"}
 
@@ -135,6 +148,18 @@ def _scenario(path: str, k: int, raw: Any, board: Any) -> Scenario:
         if key == "mode":
             if value not in _CHIRP_MODES:
                 raise ScenarioError(path, f"= {value!r}: one of {', '.join(_CHIRP_MODES)}", where, key)
+        elif key == "fault":
+            if value not in FAULTS:
+                raise ScenarioError(path, f"= {value!r}: one of {', '.join(FAULTS)}", where, key)
+        elif key in _LISTS:
+            if not isinstance(value, list) or not value:
+                raise ScenarioError(path, f"must be a non-empty list of numbers, got {value!r}", where, key)
+            items = [_number(path, where, f"{key}[{i}]", v) for i, v in enumerate(value)]
+            for i, v in enumerate(items):
+                lo, hi = _RANGES[_LISTS[key] + "_item"]
+                if not lo < v <= hi:
+                    raise ScenarioError(path, f"= {v!r} outside ({lo:g}, {hi:g}]", where, f"{key}[{i}]")
+            params[key] = items
         else:
             params[key] = _number(path, where, key, value)
     params["node"] = int(params["node"]) or board.can.node_id_min
@@ -166,7 +191,15 @@ def _scenario(path: str, k: int, raw: Any, board: Any) -> Scenario:
             params[fname] = value
         elif kind == "chirp" and value != probe[fname]:
             params["amplitude"] = max(value - abs(params["offset"]), 0.0)
-    if kind == "impedance_step" and abs(params["tau_ext_nm"]) > board.limits.tau_out_max_nm:
+    for key, fname in _LISTS.items():
+        if key in params:
+            hi = envelope(board)[fname][1]
+            for i, v in enumerate(params[key]):
+                if v > hi:
+                    notes.append(f"{key}[{i}] = {v:g} clamped to {hi:g} (board {board.name} limits [0, {hi:g}])")
+            params[key] = [min(v, hi) for v in params[key]]
+    if kind in ("impedance_step", "stiffness_sweep", "damping_sweep") and \
+            abs(params["tau_ext_nm"]) > board.limits.tau_out_max_nm:
         t = math.copysign(board.limits.tau_out_max_nm, params["tau_ext_nm"])
         notes.append(f"tau_ext_nm = {params['tau_ext_nm']:g} clamped to {t:g} (board tau_out_max_nm)")
         params["tau_ext_nm"] = t

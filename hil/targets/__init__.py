@@ -9,9 +9,12 @@ from hil.targets.base import Target
 
 __all__ = ["TARGETS", "Target", "make_target"]
 
-# name -> (module, class); sim-remote, can and pil are still to come
+# name -> (module, class)
 TARGETS: dict[str, tuple[str, str]] = {
     "sim": ("hil.targets.sim", "SimTarget"),
+    "sim-remote": ("hil.targets.bus", "SimRemoteTarget"),
+    "can": ("hil.targets.bus", "CanTarget"),
+    "pil": ("hil.targets.pil", "PilTarget"),
 }
 
 

@@ -2,11 +2,14 @@
 
 A scenario never knows which target runs it. The base class owns what
 every bench must do the same way: clamping every command to the board's
-envelope (``hil.limits``), the command/reply sampling loop (``sample``) and
-the record layout; a target implements the hooks ``_open``, ``_close``,
-``_command``, ``_advance``, ``_observe``, ``_enable``, ``_disable_all``,
-``_write_param`` and ``_inject`` (as python-can's ``BusABC`` has
-``_recv_internal``).
+envelope (``hil.limits``), the record layout and the **segment**: a whole
+pre-computed command schedule (one value per sample, ``period_s`` apart)
+handed to the target at once. The default ``_segment`` streams it in real
+time, one command and one reply per sample (bus targets); the ``sim``
+target runs it in big C chunks. A target implements the hooks ``_open``,
+``_close``, ``_command``, ``_advance``, ``_observe``, ``_enable``,
+``_disable_all``, ``_write_param`` and ``_inject`` (as python-can's
+``BusABC`` has ``_recv_internal``), and may override ``_segment``.
 """
 from __future__ import annotations
 
@@ -17,9 +20,9 @@ from typing import Any, ClassVar, Union
 import numpy as np
 
 from hil.errors import HilError
-from hil.limits import clamp_command
+from hil.limits import clamp_arrays, clamp_command
 
-__all__ = ["MODE_CODES", "RECORD_FIELDS", "STATE_CODES", "Target"]
+__all__ = ["MODE_CODES", "RECORD_FIELDS", "STATE_CODES", "Target", "TargetLost", "empty_record"]
 
 KINDS = ("current", "velocity", "position", "impedance", "muscle")
 MODE_CODES = {"IDLE": 0, "VOLTAGE": 1, "CURRENT": 2, "VELOCITY": 3, "POSITION": 4, "IMPEDANCE": 5,
@@ -31,6 +34,26 @@ RECORD_FIELDS = ("t_s", "p_out_rad", "v_out_rad_s", "tau_out_nm", "temp_c", "fau
                  "node_state", "sent")
 
 FieldsLike = Union[Mapping[str, float], Callable[[float], Mapping[str, float]]]
+# a schedule: one array of n values (or a scalar) per command field
+ScheduleLike = Mapping[str, Any]
+
+
+class TargetLost(HilError):
+    """The target stopped answering mid-run (``where`` says when and what)."""
+
+    def __init__(self, message: str, t_s: float = math.nan) -> None:
+        super().__init__(message)
+        self.t_s = t_s
+
+
+def empty_record(n: int) -> dict[str, np.ndarray]:
+    """A record of n rows: NaN signals, faults 0, mode/node_state -1, nothing sent."""
+    out = {k: np.full(n, np.nan) for k in RECORD_FIELDS}
+    out["faults"] = np.zeros(n, np.int64)
+    out["mode"] = np.full(n, -1.0)
+    out["node_state"] = np.full(n, -1.0)
+    out["sent"] = np.zeros(n)
+    return out
 
 
 class Target:
@@ -42,6 +65,13 @@ class Target:
     """
 
     name: ClassVar[str] = "base"
+    # the shortest sample period the target can keep, s (a bus target: one
+    # command and one reply per sample); scenarios that need less are skipped
+    min_period_s: float = 1e-3
+    # a constant command is re-sent at least this often (the CAN rate), s
+    cmd_period_s: float = 1e-3
+    # fault injections (``inject``) this target can do
+    injections: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, board: Any, **opts: Any) -> None:
         self.board = board
@@ -133,40 +163,73 @@ class Target:
         self._need_open()
         self._inject(fault, **params)
 
+    def segment(self, node: int, kind: str | None, fields: ScheduleLike | None, duration_s: float,
+                period_s: float) -> dict[str, np.ndarray]:
+        """Run a pre-computed schedule: n = round(duration_s / period_s)
+        samples period_s (s) apart; ``fields``: {field: array of n values or
+        a scalar} (SI, ``hil.limits.envelope`` names) commanded as ``kind``,
+        clamped to the board's envelope first; None sends nothing (the
+        node's Heartbeat/Status are recorded). Returns one row per sample
+        (``RECORD_FIELDS``; the signals are what the node reports)."""
+        self._need_open()
+        if not period_s > 0 or not math.isfinite(period_s):
+            raise ValueError(f"period_s = {period_s!r}: must be finite and > 0")
+        if period_s < self.min_period_s * (1 - 1e-9):
+            raise HilError(f"target {self.name}: period_s {period_s:g} s is shorter than its "
+                           f"{self.min_period_s:g} s")
+        n = int(round(duration_s / period_s))
+        if n <= 0:
+            return empty_record(0)
+        sched = None
+        if fields is not None:
+            if kind not in KINDS:
+                raise HilError(f"unknown command kind {kind!r} (one of {', '.join(KINDS)})")
+            arrs = {k: np.broadcast_to(np.asarray(v, float), (n,)) for k, v in fields.items()}
+            sched, notes = clamp_arrays(self.board, arrs)
+            for note in notes:
+                if note not in self.notes:
+                    self.notes.append(note)
+        return self._segment(node, kind, sched, n, float(period_s))
+
     def sample(self, node: int, kind: str, fields: FieldsLike | None, duration_s: float,
                period_s: float) -> dict[str, np.ndarray]:
-        """Command every period_s (s) for duration_s (s) and record each reply.
-        ``fields``: a mapping, a function of the time since the start (s), or
-        None to send nothing (the node's Heartbeat/Status are recorded)."""
-        if not period_s > 0:
-            raise ValueError(f"period_s = {period_s!r}: must be > 0")
+        """``segment`` with fields a mapping, a function of the time since the
+        start (s, evaluated on the sample grid first), or None."""
         n = int(round(duration_s / period_s))
-        rows: dict[str, list[float]] = {k: [] for k in RECORD_FIELDS}
+        if callable(fields):
+            rows = [dict(fields(k * period_s)) for k in range(n)]
+            fields = {f: np.array([r[f] for r in rows]) for f in (rows[0] if rows else {})}
+        return self.segment(node, kind, fields, duration_s, period_s)
+
+    def _segment(self, node: int, kind: str | None, fields: dict[str, np.ndarray] | None, n: int,
+                 period_s: float) -> dict[str, np.ndarray]:
+        """Default: stream the schedule by the bench clock: row k belongs to
+        t0 + k period_s; each pass sends the command of the row whose time
+        has come, records its reply and ``advance``s to the next row. Rows a
+        slow link could not keep stay NaN (``sent`` 0); the segment always
+        lasts n period_s of bench time."""
+        rec = empty_record(n)
         t0 = self.t_s
-        last: dict[str, Any] = {"p_out_rad": math.nan, "v_out_rad_s": math.nan, "tau_out_nm": math.nan,
-                                "temp_c": math.nan, "faults": 0, "mode": "IDLE"}
-        for _ in range(n):
-            t = self.t_s
-            sent = fields is not None
+        rec["t_s"][:] = t0 + np.arange(n) * period_s
+        last_faults = 0
+        k = 0
+        while k < n:
             reply = None
             if fields is not None:
-                f = fields(t - t0) if callable(fields) else fields
-                reply = self.command(node, kind, **f)
-            if reply is not None:
-                last = reply
+                reply = self._command(node, kind or "", {f: float(a[k]) for f, a in fields.items()})
+                rec["sent"][k] = 1.0
             obs = self._observe(node)
-            rows["t_s"].append(t)
-            for k in ("p_out_rad", "v_out_rad_s", "tau_out_nm", "temp_c"):
-                rows[k].append(float(last[k]) if reply is not None else math.nan)
-            faults = int(last["faults"]) if reply is not None else int(obs.get("faults", 0))
-            rows["faults"].append(faults | int(obs.get("faults", 0)))
-            rows["mode"].append(MODE_CODES.get(str(last["mode"]), -1) if reply is not None else -1)
-            rows["node_state"].append(STATE_CODES.get(str(obs.get("node_state")), -1))
-            rows["sent"].append(1.0 if sent else 0.0)
-            self.advance(period_s)
-        out = {k: np.asarray(v, dtype=float) for k, v in rows.items()}
-        out["faults"] = out["faults"].astype(np.int64)
-        return out
+            if reply is not None:
+                for f in ("p_out_rad", "v_out_rad_s", "tau_out_nm", "temp_c"):
+                    rec[f][k] = float(reply[f])
+                last_faults = int(reply["faults"])
+                rec["mode"][k] = MODE_CODES.get(str(reply["mode"]), -1)
+            rec["faults"][k] = (last_faults if reply is not None else 0) | int(obs.get("faults", 0))
+            rec["node_state"][k] = STATE_CODES.get(str(obs.get("node_state")), -1)
+            nxt = max(k + 1, int((self.t_s - t0) / period_s + 1e-9) + 1)   # skip rows already past
+            self.advance(max(0.0, t0 + min(nxt, n) * period_s - self.t_s))
+            k = nxt
+        return rec
 
     def _need_open(self) -> None:
         if not self.is_open:

@@ -1,53 +1,72 @@
-"""``sim``: simulated actuators (``SimNodes``) on an in-process ``virtual``
-CAN bus, driven lock-step through the real host client.
+"""``sim``: simulated actuators (``SimNodes``) in this process, virtual time.
 
-Every command is a frame built and parsed by ``actuators.client.Actuator``;
-the nodes' firmware dispatch answers it. The host side of the bus is
-wrapped (``LockstepBus``) so that a receive with nothing waiting lets the
-nodes read their frames and answer at once, at the same simulated instant
-(as the CAN receive interrupt of the MCU does); simulated time passes only
-in ``advance``. Every frame, both ways, is logged with ``can.Logger``
-(``frames.asc`` or ``.blf``) stamped with the simulated time.
+Single commands, enable/disable and parameters go through the real host
+client (``actuators.client.Actuator``) on an in-process ``virtual`` bus
+whose host end (``LockstepBus``) lets the nodes answer at the same
+simulated instant (as the CAN receive interrupt of the MCU does).
+
+A **segment** (a scenario's whole command schedule) runs in big C chunks:
+the schedule's setpoint frames are built at once by the DBC codec
+(``hil.frames``), each is handed to the nodes' firmware dispatch
+(``mf_app_on_frame``) when its value changes or the CAN period
+(``cmd_period_s``, 1 ms) has passed, the plants run in C up to the next
+frame, and the replies (StateReply, Heartbeat, Status) are taken from the
+firmware's transmit queue and decoded in bulk. Samples between two
+commands (a sample period shorter than the CAN period: current-loop
+steps) come from the simulator's decimated record (the firmware's
+estimates: p_out, v_out, i_q x kt, the latched faults). Every frame both
+ways is kept in a ``hil.frames.FrameLog`` stamped with simulated time and
+written on ``close`` (``frames.asc`` or ``.blf``). Frames can be lost on
+purpose (``inject("frame_loss", ...)``: ``hil.lossy.LossPolicy``).
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 import uuid
 from pathlib import Path
 from typing import Any
 
 import can
+import numpy as np
 
 from actuators import commands as cmd
 from actuators import protocol as p
 from actuators.client import Actuator, BusDispatcher
-from actuators.sim_node import SimNodes
+from actuators.sim_node import STATE_NAMES, SimNodes
 from hil.errors import HilError
-from hil.targets.base import Target
+from hil.frames import FrameLog, decode_states, encode_commands
+from hil.lossy import LossPolicy
+from hil.targets.base import STATE_CODES, Target, empty_record
 
 __all__ = ["LockstepBus", "SimTarget"]
+
+_STATE_FN = p.function_code("StateReply")
+_HEARTBEAT_FN = p.function_code("Heartbeat")
+_STATUS_FN = p.function_code("Status")
 
 
 class LockstepBus(can.BusABC):
     """The host end of a virtual bus whose other end is ``nodes``: a receive
-    with nothing waiting runs the nodes' frame handling (no simulated time)."""
+    with nothing waiting runs the nodes' frame handling (no simulated time).
+    Every frame is added to ``log``; ``loss`` drops frames on purpose."""
 
-    def __init__(self, inner: can.BusABC, nodes: SimNodes, log: can.Listener | None = None) -> None:
+    def __init__(self, inner: can.BusABC, nodes: SimNodes, log: FrameLog | None = None,
+                 loss: LossPolicy | None = None) -> None:
         self._inner = inner
         self._nodes = nodes
         self._log = log
+        self._loss = loss
         super().__init__(channel=getattr(inner, "channel_info", "lockstep"))
 
     def _logged(self, msg: can.Message, rx: bool) -> None:
         if self._log is not None:
-            self._log.on_message_received(can.Message(
-                timestamp=self._nodes.t_s, arbitration_id=msg.arbitration_id, data=msg.data,
-                is_extended_id=msg.is_extended_id, is_fd=msg.is_fd, bitrate_switch=msg.bitrate_switch,
-                is_rx=rx, channel=0))
+            self._log.add(self._nodes.t_s, msg.arbitration_id, bytes(msg.data), rx, bool(msg.is_fd))
 
     def send(self, msg: can.Message, timeout: float | None = None) -> None:
-        self._inner.send(msg)
         self._logged(msg, rx=False)
+        if self._loss is None or self._loss.keep(to_node=True):
+            self._inner.send(msg)
 
     def _recv_internal(self, timeout: float | None) -> tuple[can.Message | None, bool]:
         msg = self._inner.recv(0.0)
@@ -56,6 +75,8 @@ class LockstepBus(can.BusABC):
             msg = self._inner.recv(0.0)
         if msg is not None:
             self._logged(msg, rx=True)
+            if self._loss is not None and not self._loss.keep(to_node=False):
+                return None, False
         return msg, False
 
     def shutdown(self) -> None:
@@ -65,25 +86,35 @@ class LockstepBus(can.BusABC):
 
 class SimTarget(Target):
     """Options: ``node_ids`` (default: the board's lowest node id),
-    ``frame_log`` (path of the frame log, .asc or .blf; None: no log),
-    ``fd`` (CAN FD frames; default the board's)."""
+    ``frame_log`` (path of the frame log, .asc or .blf, written on close;
+    None: frames kept in ``frames`` only), ``fd`` (CAN FD frames; default
+    the board's), ``cmd_period_s`` (the CAN period, default 1 ms)."""
 
     name = "sim"
+    injections = frozenset({"load", "v_bus", "hot_start", "frame_loss", "encoder_stuck", "i_sense_offset_a",
+                            "heat_w"})
 
     def __init__(self, board: Any, **opts: Any) -> None:
         super().__init__(board, **opts)
         self.node_ids = list(opts.get("node_ids") or [board.can.node_id_min])
+        self.min_period_s = 1.0 / board.pwm.pwm_hz
+        self.cmd_period_s = float(opts.get("cmd_period_s") or 1e-3)
         self._board_run = board          # the board the nodes are built from (hot_start changes it)
         self._seed = 0
-        self._log: can.Listener | None = None
+        self.frames = FrameLog()
+        self.loss = LossPolicy(0)
         self.nodes: SimNodes | None = None
         self.actuators: dict[int, Actuator] = {}
         self.protocol_version: int | None = None
+        self._obs: dict[int, dict[str, Any]] = {}
+        self._ranges = board.impedance_ranges()
+        self._kt_out = 1.5 * board.motor.pole_pairs * board.motor.flux_wb * board.gearbox.ratio
 
     # ---- life cycle -------------------------------------------------------
     def _open(self, seed: int) -> None:
         self._seed = seed
         self._board_run = self.board
+        self.frames = FrameLog()
         self._build()
 
     def _build(self) -> None:
@@ -92,15 +123,13 @@ class SimTarget(Target):
         host_inner = can.Bus(interface="virtual", channel=channel, receive_own_messages=False)
         fd = self.opts.get("fd")
         self.nodes = SimNodes(node_bus, self._board_run, self.node_ids, seed=self._seed, fd=fd)
-        if self._log is None and self.opts.get("frame_log"):
-            path = Path(self.opts["frame_log"])
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._log = can.Logger(str(path))
+        self.loss = LossPolicy(self._seed)
         self._node_bus = node_bus
-        self.bus = LockstepBus(host_inner, self.nodes, self._log)
+        self.bus = LockstepBus(host_inner, self.nodes, self.frames, self.loss)
         disp = BusDispatcher.of(self.bus)
-        use_fd = self.nodes.fd if fd is None else bool(fd)
-        self.actuators = {n: Actuator(disp, n, board=self._board_run, fd=use_fd) for n in self.node_ids}
+        self.fd = self.nodes.fd if fd is None else bool(fd)
+        self.actuators = {n: Actuator(disp, n, board=self._board_run, fd=self.fd) for n in self.node_ids}
+        self._obs = {n: {} for n in self.node_ids}
         disp.poll()                       # the boot Heartbeats
         hb = disp.last_heartbeat.get(self.node_ids[0])
         if hb is not None:
@@ -120,9 +149,9 @@ class SimTarget(Target):
 
     def _close(self) -> None:
         self._teardown()
-        if self._log is not None:
-            self._log.stop()
-            self._log = None
+        path = self.opts.get("frame_log")
+        if path:
+            self.frames.write(Path(path))
 
     def _time(self) -> float:
         return self.nodes.t_s if self.nodes is not None else 0.0
@@ -141,11 +170,14 @@ class SimTarget(Target):
         self._actuator(node).enable()
 
     def _disable_all(self) -> None:
+        saved = (self.loss.to_node, self.loss.to_host)
+        self.loss.set(0.0, 0.0)          # a bench's disable goes out on a healthy link
         for a in self.actuators.values():
             try:
                 a.disable()
             except Exception:  # a node in BOOT refuses; nothing moves then anyway
                 pass
+        self.loss.set(*saved)
 
     def _command(self, node: int, kind: str, f: dict[str, float]) -> dict[str, Any] | None:
         a = self._actuator(node)
@@ -170,27 +202,154 @@ class SimTarget(Target):
     def _observe(self, node: int) -> dict[str, Any]:
         disp = BusDispatcher.of(self.bus)
         disp.poll()
-        out: dict[str, Any] = {}
+        out = self._obs.setdefault(node, {})
         hb = disp.last_heartbeat.get(node)
         if hb is not None:
             out["node_state"] = cmd.parse_reply(hb).node_state  # type: ignore[union-attr]
         st = disp.kept(p.frame_id("Status", node))
         if st:
             out["faults"] = cmd.parse_reply(st[-1]).faults  # type: ignore[union-attr]
-        return out
+            disp.discard([p.frame_id("Status", node)])
+        return dict(out)
 
     def _write_param(self, node: int, name: str, value: float) -> float:
         return self._actuator(node).write_param(name, value)
 
+    # ---- segments in C chunks ------------------------------------------------
+    def _segment(self, node: int, kind: str | None, fields: dict[str, np.ndarray] | None, n: int,
+                 period_s: float) -> dict[str, np.ndarray]:
+        nodes = self.nodes
+        assert nodes is not None
+        self._actuator(node)
+        self._observe(node)               # what the client path left on the bus
+        nodes.step(0.0)
+        core, dt = nodes.core, nodes.dt_s
+        per = max(1, int(round(period_s / dt)))
+        if abs(per * dt - period_s) > 1e-6 * period_s:
+            note = f"period_s {period_s:g} s rounded to {per} PWM periods ({per * dt:g} s)"
+            if note not in self.notes:
+                self.notes.append(note)
+        step_s = per * dt
+        every = max(1, int(round(self.cmd_period_s / step_s)))   # rows per CAN period
+        kidx = self.node_ids.index(node)
+        rec = empty_record(n)
+        t0 = nodes.t_s
+        rec["t_s"][:] = t0 + np.arange(n) * step_s
+        idx = np.arange(n)
+        if fields is not None:
+            can_id, data = encode_commands(kind or "", node, fields, n, self._ranges)
+            changed = np.ones(n, bool)
+            changed[1:] = np.any(data[1:] != data[:-1], axis=1)
+            last_change = np.maximum.accumulate(np.where(changed, idx, 0))
+            send = changed | ((idx - last_change) % every == 0)
+            starts = np.flatnonzero(send)
+            raw = data.tobytes()
+            width = data.shape[1]
+        else:
+            can_id, raw, width = 0, b"", 8
+            send = np.zeros(n, bool)
+            starts = np.arange(0, n, every)   # observe at the CAN period
+        bounds = starts.tolist() + [n]
+        send_l = send.tolist()
+        replies: list[tuple[int, bytes]] = []
+        fd = self.fd
+        loss = self.loss
+        lossy = loss.active
+        log = self.frames.frames.append
+        on_frame, tx_pop = core.on_frame_all, core.tx_pop
+        run = nodes._bank.step
+        tick_div = max(1, int(core.tick_div(0)))
+        periods_done = int(round(t0 / dt))
+        n_nodes = len(self.node_ids)
+        ob = self._obs.setdefault(node, {})
+        state_now = STATE_CODES.get(str(ob.get("node_state")), -1)
+        faults_now = int(ob.get("faults", 0))
+        chunk_state: list[int] = []
+        chunk_faults: list[int] = []
+        state_id = p.frame_id("StateReply", node)
+
+        def take(t: float, row: int) -> None:
+            nonlocal state_now, faults_now
+            for k in range(n_nodes):
+                while True:
+                    fr = tx_pop(k)
+                    if fr is None:
+                        break
+                    cid, d, ffd = fr
+                    log((t, cid, d, True, ffd))
+                    if lossy and not loss.keep(to_node=False):
+                        continue
+                    fn = cid >> 7
+                    if fn == _STATE_FN:
+                        if cid == state_id and row >= 0:
+                            replies.append((row, d))
+                    elif fn == _HEARTBEAT_FN:
+                        name = STATE_NAMES.get(d[0] & 0x0F, "BOOT")
+                        self._obs.setdefault(self.node_ids[k], {})["node_state"] = name
+                        if k == kidx:
+                            state_now = STATE_CODES.get(name, -1)
+                    elif fn == _STATUS_FN:
+                        bits = int.from_bytes(d[0:4], "little")
+                        self._obs.setdefault(self.node_ids[k], {})["faults"] = bits
+                        if k == kidx:
+                            faults_now = bits
+
+        recording = fields is not None
+        for j in range(len(bounds) - 1):
+            a, b = bounds[j], bounds[j + 1]
+            if send_l[a]:
+                t = t0 + a * step_s
+                d = raw[width * a:width * (a + 1)]
+                log((t, can_id, d, False, fd))
+                if not lossy or loss.keep(to_node=True):
+                    on_frame(can_id, d, fd)
+                    take(t, a)
+            chunk_state.append(state_now)
+            chunk_faults.append(faults_now)
+            m = (b - a) * per
+            if b - a > 1 and recording:
+                r = run(m, per, record=True)[kidx]  # type: ignore[index]
+                sl = slice(a + 1, b)
+                rec["p_out_rad"][sl] = r.p_out_est[:-1]
+                rec["v_out_rad_s"][sl] = r.v_out_est[:-1]
+                rec["tau_out_nm"][sl] = r.i_q[:-1] * self._kt_out
+                rec["temp_c"][sl] = r.temp_winding_c[:-1]
+                rec["faults"][sl] = r.faults[:-1]
+                rec["mode"][sl] = r.mode[:-1]
+            else:
+                run(m, record=False)
+            before = periods_done
+            periods_done += m
+            if periods_done // tick_div != before // tick_div:   # a main-loop tick queued frames
+                take(t0 + b * step_s, -1)
+        lengths = np.diff(np.asarray(bounds))
+        node_state = np.repeat(np.asarray(chunk_state, float), lengths)
+        obs_faults = np.repeat(np.asarray(chunk_faults, np.int64), lengths)
+        if replies:
+            rows = np.array([r for r, _ in replies])
+            st = decode_states(np.frombuffer(b"".join(d for _, d in replies), np.uint8).reshape(-1, 8),
+                               self._ranges)
+            for f in ("p_out_rad", "v_out_rad_s", "tau_out_nm", "temp_c"):
+                rec[f][rows] = st[f]
+            rec["faults"][rows] = st["faults"]
+            rec["mode"][rows] = st["mode"]
+        rec["sent"][send] = 1.0
+        rec["faults"] = rec["faults"] | obs_faults
+        rec["node_state"] = node_state
+        return rec
+
     # ---- faults -------------------------------------------------------------
     def _inject(self, fault: str, **params: Any) -> None:
         assert self.nodes is not None
+        targets = params.get("nodes", self.node_ids)
         if fault == "load":
-            for n in params.get("nodes", self.node_ids):
+            for n in targets:
                 self.nodes.set_inputs(n, tau_ext_nm=float(params["tau_ext_nm"]))
         elif fault == "v_bus":
-            for n in params.get("nodes", self.node_ids):
+            for n in targets:
                 self.nodes.set_inputs(n, v_bus_v=float(params["v_bus_v"]))
+        elif fault == "frame_loss":
+            self.loss.set(params.get("to_node"), params.get("to_host"))
         elif fault == "hot_start":
             # the thermal load of a bench (a heated housing): the nodes restart
             # with winding and housing at temp_c; only before a scenario moves
@@ -199,6 +358,13 @@ class SimTarget(Target):
             self._teardown()
             self._board_run = dataclasses.replace(self.board, thermal=th)
             self._build()
+        elif fault in ("encoder_stuck", "i_sense_offset_a", "heat_w"):
+            bank = self.nodes._bank
+            if not hasattr(bank, "inject"):
+                raise HilError(f"target sim: fault injection {fault!r} needs actuators.sim.SimBank.inject "
+                               f"(not in this build)")
+            for n in targets:
+                bank.inject(self.node_ids.index(n), **{fault: params[fault]})
         else:
             raise HilError(f"target sim: fault injection {fault!r} not supported "
-                           f"(load, v_bus, hot_start; command timeout: stop sending)")
+                           f"({', '.join(sorted(self.injections))}; command timeout: stop sending)")
