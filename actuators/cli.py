@@ -70,7 +70,8 @@ def _cmd_sim_serve(args: argparse.Namespace) -> int:
 
     return serve(args.board, args.nodes, interface=args.interface, channel=args.channel,
                  fd=args.fd, flash_dir=args.flash_dir, slcan=args.slcan, seed=args.seed,
-                 duration_s=args.duration)
+                 duration_s=args.duration, boot=args.boot, pubkey=args.pubkey,
+                 auto_confirm=args.auto_confirm)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,8 +130,17 @@ def build_parser() -> argparse.ArgumentParser:
                     help="be a USB-CAN adapter: open a pseudo-terminal speaking Lawicel slcan")
     ss.add_argument("--fd", action=argparse.BooleanOptionalAction, default=None,
                     help="CAN FD nodes (default: the board's can.fd)")
-    ss.add_argument("--flash-dir", help="directory of the emulated flash pages node_<id>.bin "
+    ss.add_argument("--flash-dir", help="directory of the nodes' flash files node_<id>.flash (slots, boot "
+                                        "record, params; with --no-boot the parameter pages node_<id>.bin) "
                                         "(default: in memory, lost at exit)")
+    ss.add_argument("--boot", action=argparse.BooleanOptionalAction, default=True,
+                    help="simulate each node's flash and bootloader (UDS on 0x700|node, myofoc flash) "
+                         "(default: on)")
+    ss.add_argument("--pubkey", default=None, help="Ed25519 public key (32 raw bytes) the simulated bootloaders "
+                                                   "trust (default: firmware_gen/keys/dev_ed25519.pub)")
+    ss.add_argument("--auto-confirm", action=argparse.BooleanOptionalAction, default=True,
+                    help="a new image confirms itself after booting (off: the next reset rolls it back "
+                         "unless the flasher confirms) (default: on)")
     ss.add_argument("--seed", type=int, default=0, help="plant noise seed (default: 0)")
     ss.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     ss.set_defaults(func=_cmd_sim_serve)
@@ -166,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     from hil.run import add_parser as _add_hil
     _add_hil(sub)
+    from actuators.tune.cli import add_parser as _add_tune
+    _add_tune(sub)
+    from firmware_gen.flash_cli import add_parser as _add_flash
+    _add_flash(sub)
+    from firmware_gen.keys_cli import add_parser as _add_keys
+    _add_keys(sub)
     from firmware_gen.cli import add_parser as _add_fw
     _add_fw(sub)
     return p
