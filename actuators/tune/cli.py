@@ -78,7 +78,7 @@ def command(args: argparse.Namespace) -> int:
         def say(stage: str, msg: str) -> None:
             console.print(f"[bold cyan]{stage:>7}[/] {msg}")
         try:
-            res = run_tune(link, board, only=only, progress=say)
+            res = run_tune(link, board, only=only, progress=say, travel_out_rad=args.travel_rad)
         except (TuneAborted, KeyboardInterrupt) as e:
             console.print(f"[bold red]aborted[/]: {e or 'interrupted'}; motor disabled, parameters restored")
             code = 1
@@ -93,9 +93,10 @@ def command(args: argparse.Namespace) -> int:
                     "plant_scale": args.plant_scale}
             paths = write_outputs(args.out, res, board, meta)
             if args.json:
-                print(json.dumps(json_ready({**res.identified, "gains": res.gains, "ok": res.ok,
+                design = {k: v for k, v in res.design.items() if k in ("current_d", "current_q", "velocity")}
+                print(json.dumps(json_ready({**res.identified, "gains": res.gains, "design": design, "ok": res.ok,
                                              "verify": res.verify, "problems": res.problems,
-                                             "wall_s": wall}), indent=2))
+                                             "stages_s": res.stages_s, "wall_s": wall}), indent=2))
             else:
                 for k, v in res.identified.items():
                     print(f"{k:22s} {v:.6g}" if isinstance(v, float) else f"{k:22s} {v}")
@@ -115,16 +116,22 @@ def add_parser(sub: Any) -> None:
     t = sub.add_parser(
         "tune", help="identify an actuator over CAN, design and write its gains, verify them",
         description="Identify pole pairs, encoder direction and offset, R, L_d, L_q and flux linkage with the "
-                    "core's injection test modes (Control INJECT), design the current PI (python-control, "
-                    "phase margin >= 60 deg on the discrete model), write and save the gains, verify the "
-                    "current-loop bandwidth by stepped sine, and write DIR/report.html, tune.json and "
-                    "board_snippet.toml. A poor fit refuses to write; a fault, timeout or Ctrl-C disables "
-                    "the motor and restores the parameters the actuator had. Exit 0: tuned; 1: poor fit, "
-                    "failed verification or aborted; 2: bad input.",
+                    "core's injection test modes (Control INJECT), then the mechanics (motor side: inertia J "
+                    "from sine torque pulses, viscous and Coulomb friction from torque steps and speed decays, "
+                    "the cogging map's first three harmonics from a slow synchronous rotation), design the "
+                    "current PI and the velocity PI (python-control, phase margin >= 60 deg on the discrete "
+                    "model), write and save the gains and the cogging feed-forward table, verify the "
+                    "current-loop bandwidth by stepped sine and the velocity loop by speed steps, and write "
+                    "DIR/report.html, tune.json and board_snippet.toml. The motion stays inside the board's "
+                    "position, speed and current limits (a band of --travel-rad around where the joint is). "
+                    "A poor fit refuses to write; a fault, timeout or Ctrl-C disables the motor and restores "
+                    "the parameters the actuator had. Exit 0: tuned; 1: poor fit, failed verification or "
+                    "aborted; 2: bad input.",
         epilog="examples:\n  myofoc tune --board arm_48v --sim --out out/tune\n"
                "  myofoc tune --board arm_48v --sim --plant-scale r=1.2,l=0.9,flux=1.05 --out out/tune --json\n"
                "  myofoc tune --board wrist_24v --node 3 --interface socketcan --channel can0 --out out/w3\n"
-               "  myofoc tune --board arm_48v --sim --only pp,offset,R --out out/tune",
+               "  myofoc tune --board arm_48v --sim --only pp,offset,R --out out/tune\n"
+               "  myofoc tune --board arm_48v --sim --only pp,offset,flux,J,friction,cogging --out out/mech",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("--board", required=True, help="board name (boards/NAME.toml) or file")
     t.add_argument("--node", type=int, default=None, help="node id (default with --sim: the board's lowest)")
@@ -132,8 +139,11 @@ def add_parser(sub: Any) -> None:
     t.add_argument("--channel", default=None, help="python-can channel (can0, /dev/ttyACM0, ...)")
     t.add_argument("--bitrate", type=int, default=None, help="bit rate, bit/s (when the interface needs it)")
     t.add_argument("--out", required=True, help="output directory")
-    t.add_argument("--only", default=None, help="stages to run, comma separated: pp, offset, R, L, flux, design, "
-                                                "write, verify (default: all)")
+    t.add_argument("--only", default=None, help="stages to run, comma separated: pp, offset, R, L, flux, J, "
+                                                "friction, cogging, design, write, verify (default: all)")
+    t.add_argument("--travel-rad", type=float, default=None,
+                   help="output travel the mechanical stages may use around the start, rad (default: min(1, a "
+                        "quarter of the board's position range))")
     t.add_argument("--json", action="store_true", help="print identified values (board-file keys) and gains as JSON")
     t.add_argument("--sim", action="store_true", help="tune a simulated node of the board, in process")
     t.add_argument("--plant-scale", default=None, help="with --sim: a plant that differs from the board, e.g. "

@@ -27,7 +27,8 @@ import control
 import numpy as np
 
 __all__ = ["CurrentDesign", "VelocityDesign", "ImpedanceEnvelope", "current_plant", "design_current_pi",
-           "design_velocity_pi", "impedance_envelope", "current_closed_loop"]
+           "design_velocity_pi", "impedance_envelope", "current_closed_loop", "velocity_plant",
+           "velocity_closed_loop", "step_metrics", "TwoMass", "mech_plant"]
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,14 @@ class CurrentDesign:
 class VelocityDesign:
     """Velocity PI (motor side gains converted to the output side the core uses:
     kp_nms_per_rad N m s/rad, ki_nm_per_rad N m/rad at the output), crossover
-    wv_rad_s, phase margin pm_deg."""
+    wv_rad_s, phase margin pm_deg, predicted 10-90 % rise time rise_s s and
+    step overshoot (fraction) of the discrete model."""
     kp_nms_per_rad: float
     ki_nm_per_rad: float
     wv_rad_s: float
     pm_deg: float
+    rise_s: float = math.nan
+    overshoot: float = math.nan
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -147,40 +151,127 @@ def design_current_pi(r_ohm: float, l_h: float, period_s: float, pm_min_deg: flo
     return CurrentDesign(kp, ki, wc, pm, gm_db, _bandwidth_hz(cl, 0.5 / period_s), overshoot)
 
 
+@dataclass(frozen=True)
+class TwoMass:
+    """A series-elastic load seen from the motor (motor side, ``x 1/N^2``):
+    load inertia j_load_kgm2 kg m^2, tendon k_nm_per_rad N m/rad and
+    c_nms_per_rad N m s/rad, load damper b_load_nms_per_rad N m s/rad; the
+    velocity plant's j_kgm2 and b are then the rotor's own."""
+    j_load_kgm2: float
+    k_nm_per_rad: float
+    c_nms_per_rad: float
+    b_load_nms_per_rad: float
+
+
+def mech_plant(j_kgm2: float, b_nms_per_rad: float, tendon: TwoMass | None = None) -> control.TransferFunction:
+    """Motor torque -> motor speed: 1 / (J s + b), or the two-mass system
+    (J_l s^2 + (c + b_l) s + k) / (s (J s + b)(J_l s + b_l) + (c s + k)((J + J_l) s + b + b_l))."""
+    if tendon is None:
+        return control.tf([1.0], [j_kgm2, b_nms_per_rad])
+    jl, k, c, bl = tendon.j_load_kgm2, tendon.k_nm_per_rad, tendon.c_nms_per_rad, tendon.b_load_nms_per_rad
+    num = [jl, c + bl, k]
+    den = np.polyadd(np.polymul([1.0, 0.0], np.polymul([j_kgm2, b_nms_per_rad], [jl, bl])),
+                     np.polymul([c, k], [j_kgm2 + jl, b_nms_per_rad + bl]))
+    return control.tf(num, list(den))
+
+
+def velocity_plant(j_kgm2: float, b_nms_per_rad: float, outer_period_s: float, current_bw_hz: float,
+                   pll_bw_hz: float | None = None, tendon: TwoMass | None = None) -> control.TransferFunction:
+    """Motor-side torque demand -> measured motor speed at the outer rate:
+    the current loop (first order at current_bw_hz), 1 / (J s + b), the
+    estimator's type-2 PLL (kp = 2 w_p, ki = w_p^2, when pll_bw_hz is given;
+    its speed is the integrator's state: w_p^2 / (s^2 + 2 w_p s + w_p^2)),
+    the chain ZOH-discretised as one (the torque demand is held over an
+    outer period), and one outer period of computation delay."""
+    t = outer_period_s
+    wi = 2 * math.pi * current_bw_hz
+    gc = control.tf([wi], [1.0, wi]) * mech_plant(j_kgm2, b_nms_per_rad, tendon)
+    if pll_bw_hz:
+        wp = 2 * math.pi * pll_bw_hz
+        gc = gc * control.tf([wp * wp], [1.0, 2 * wp, wp * wp])
+    # one ZOH on the whole chain: the torque demand is what the outer loop holds
+    return control.c2d(gc, t, "zoh") * control.tf([1.0], [1.0, 0.0], t)
+
+
+def _vel_gains(j_kgm2: float, b_nms_per_rad: float, wv: float) -> tuple[float, float]:
+    kp = j_kgm2 * wv
+    return kp, b_nms_per_rad * wv + kp * wv / 4.0
+
+
+def velocity_closed_loop(j_kgm2: float, b_nms_per_rad: float, outer_period_s: float, current_bw_hz: float,
+                         kp_m: float, ki_m: float, pll_bw_hz: float | None = None,
+                         tendon: TwoMass | None = None) -> control.TransferFunction:
+    """Speed reference -> measured speed with motor-side gains kp_m N m s/rad, ki_m N m/rad."""
+    g = velocity_plant(j_kgm2, b_nms_per_rad, outer_period_s, current_bw_hz, pll_bw_hz, tendon)
+    return control.feedback(_pi(kp_m, ki_m, outer_period_s) * g, 1)
+
+
+def step_metrics(t_s: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """10-90 % rise time (s, linear interpolation) and overshoot (fraction)
+    of a unit step response sampled at t_s (sorted)."""
+    t_s, y = np.asarray(t_s, float), np.asarray(y, float)
+
+    def cross(level: float) -> float:
+        k = int(np.argmax(y >= level))
+        if y[k] < level:
+            return math.nan
+        if k == 0:
+            return float(t_s[0])
+        return float(t_s[k - 1] + (level - y[k - 1]) / (y[k] - y[k - 1]) * (t_s[k] - t_s[k - 1]))
+
+    return cross(0.9) - cross(0.1), max(0.0, float(np.max(y)) - 1.0)
+
+
 def design_velocity_pi(j_kgm2: float, b_nms_per_rad: float, outer_period_s: float, current_bw_hz: float,
-                       gear_ratio: float, pm_min_deg: float = 60.0) -> VelocityDesign:
+                       gear_ratio: float, pm_min_deg: float = 60.0, pll_bw_hz: float | None = None,
+                       tendon: TwoMass | None = None, gm_min_db: float = 6.0) -> VelocityDesign:
     """Velocity PI at the outer rate: plant torque -> motor speed 1/(J s + b)
-    behind the current loop (first order at current_bw_hz) and one outer
-    period of delay; gains returned on the output side (the core's
-    motion.vel_pi acts on output speed and output torque: x N^2)."""
+    (or the two-mass ``tendon`` system, J then the rotor's) behind the
+    current loop (first order at current_bw_hz), the PLL (if pll_bw_hz) and
+    one outer period of delay (``velocity_plant``); J, b motor side; K_p =
+    J_all w_v (J_all = J + J_load), K_i = b_all w_v + K_p w_v / 4, w_v the largest crossover with phase
+    margin >= pm_min_deg and gain margin >= gm_min_db. Gains returned on the
+    output side (the core's motion.vel_pi acts on output speed and output
+    torque: x N^2), with the predicted 10-90 % rise time and overshoot."""
     if not (j_kgm2 > 0 and b_nms_per_rad >= 0 and outer_period_s > 0 and current_bw_hz > 0):
         raise ValueError("design_velocity_pi needs j_kgm2 > 0, b >= 0, outer_period_s > 0, current_bw_hz > 0")
     t = outer_period_s
     wi = 2 * math.pi * current_bw_hz
-    cur = control.c2d(control.tf([wi], [1.0, wi]), t, "zoh")
-    mech = control.c2d(control.tf([1.0], [j_kgm2, b_nms_per_rad]), t, "zoh")
-    delay = control.tf([1.0], [1.0, 0.0], t)
-    g = cur * mech * delay
+    g = velocity_plant(j_kgm2, b_nms_per_rad, t, current_bw_hz, pll_bw_hz, tendon)
+    b_all = b_nms_per_rad + (tendon.b_load_nms_per_rad if tendon else 0.0)
+    j_all = j_kgm2 + (tendon.j_load_kgm2 if tendon else 0.0)   # below the tendon's mode they move as one
 
     def loop(wv: float) -> control.TransferFunction:
-        kp = j_kgm2 * wv
-        ki = b_nms_per_rad * wv + kp * wv / 4.0
+        kp, ki = _vel_gains(j_all, b_all, wv)
         return _pi(kp, ki, t) * g
 
-    lo, hi = 1e-3 / t, min(0.9 * math.pi / t, wi)
-    if not _margins(loop(lo))[0] >= pm_min_deg:
-        raise ValueError("no velocity crossover meets the phase margin")
-    for _ in range(60):
+    def good(wv: float) -> bool:
+        pm, gm_db = _margins(loop(wv))
+        return pm >= pm_min_deg and gm_db >= gm_min_db
+
+    # the largest good crossover below which every grid point is good (a
+    # resonance can make the margins non-monotone), then bisection
+    grid = np.geomspace(1e-3 / t, min(0.9 * math.pi / t, wi), 48)
+    if not good(grid[0]):
+        raise ValueError("no velocity crossover meets the margins")
+    k = 0
+    while k + 1 < len(grid) and good(grid[k + 1]):
+        k += 1
+    lo, hi = float(grid[k]), float(grid[min(k + 1, len(grid) - 1)])
+    for _ in range(40):
         mid = math.sqrt(lo * hi)
-        if _margins(loop(mid))[0] >= pm_min_deg:
+        if good(mid):
             lo = mid
         else:
             hi = mid
     wv = lo
-    kp = j_kgm2 * wv
-    ki = b_nms_per_rad * wv + kp * wv / 4.0
+    kp, ki = _vel_gains(j_all, b_all, wv)
+    cl = control.feedback(loop(wv), 1)
+    n_t = int(max(200, 40.0 / (wv * t)))
+    tt, y = control.step_response(cl, T=np.arange(0, n_t) * t)
+    rise, over = step_metrics(tt, y)
     n2 = gear_ratio * gear_ratio
-    return VelocityDesign(kp * n2, ki * n2, wv, _margins(loop(wv))[0])
+    return VelocityDesign(kp * n2, ki * n2, wv, _margins(loop(wv))[0], rise, over)
 
 
 def impedance_envelope(b_motor_nms_per_rad: float, gear_ratio: float, outer_period_s: float) -> ImpedanceEnvelope:

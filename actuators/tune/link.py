@@ -65,9 +65,11 @@ class TuneLink:
     injection (default half the node's protect.cmd_timeout_s)."""
 
     def __init__(self, actuator: Actuator, wait: Callable[[float], None] | None = None,
-                 keepalive_s: float | None = None, log: Callable[[str], None] | None = None) -> None:
+                 keepalive_s: float | None = None, log: Callable[[str], None] | None = None,
+                 clock: Callable[[], float] | None = None) -> None:
         self.act = actuator
         self._wait = wait or time.sleep
+        self._clock = clock or time.monotonic
         self.log = log or (lambda _msg: None)
         self._inject_cfg: dict[str, float] = {}
         self._last_started: dict[str, float] = {}
@@ -80,6 +82,10 @@ class TuneLink:
     def wait(self, dt_s: float) -> None:
         if dt_s > 0:
             self._wait(dt_s)
+
+    def now(self) -> float:
+        """The actuator's time, s (the wall clock; simulated time on a SimLink)."""
+        return self._clock()
 
     def read(self, name: str) -> float:
         return self.act.read_param(name)
@@ -162,20 +168,33 @@ class TuneLink:
                               f"(refused: config out of range or not ARMED/RUNNING; faults {faults:#x}): "
                               f"{exc}") from exc
 
-    def inject(self, cfg: Mapping[str, float], timeout_s: float | None = None) -> InjectResult:
+    def inject(self, cfg: Mapping[str, float], timeout_s: float | None = None,
+               then: Callable[[], None] | None = None, poll_s: float | None = None) -> InjectResult:
         """Run one injection to completion and return its results. The node
-        must be ARMED or RUNNING. Raises TuneAborted on a fault or timeout."""
+        must be ARMED or RUNNING. Raises TuneAborted on a fault or timeout.
+
+        The host waits settle + window (keep-alive every ``keepalive_s``),
+        then polls ``inject.result.done`` every ``poll_s`` (default a quarter
+        of the injection, at least 5 ms); ``then`` (e.g. a brake) runs as soon
+        as done is seen, before the results are read: the node keeps running
+        the references after done until the mode changes."""
         self._configure(cfg)
         total = float(self._inject_cfg["settle_s"]) + float(self._inject_cfg["window_s"])
         limit = timeout_s if timeout_s is not None else 2.0 * total + 0.5
         self._start()
         self.injections += 1
         waited = 0.0
-        step = min(self.keepalive_s, max(total / 4.0, 0.005))
+        poll = poll_s if poll_s is not None else min(self.keepalive_s, max(total / 4.0, 0.005))
         while True:
+            if waited < total and poll_s is not None:
+                step = min(self.keepalive_s, total - waited + 0.5 * poll)
+            else:
+                step = min(self.keepalive_s, poll)
             self.wait(step)
             waited += step
             if self.read("inject.result.done") == 1.0:
+                if then is not None:
+                    then()
                 break
             faults = self.faults()
             if faults:

@@ -25,9 +25,19 @@ def json_ready(x: Any) -> Any:
         return {k: json_ready(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         return [json_ready(v) for v in x]
-    if isinstance(x, (np.floating, np.integer)):
+    if isinstance(x, (np.floating, np.integer, np.bool_)):
         return json_ready(x.item())
+    if isinstance(x, np.ndarray):
+        return json_ready(x.tolist())
     return x
+
+
+def _toml(v: Any) -> str:
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml(x) for x in v) + "]"
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        return str(int(v))
+    return f"{float(v):.6g}"
 
 
 def board_snippet(res: TuneResult, board: Any) -> str:
@@ -35,11 +45,18 @@ def board_snippet(res: TuneResult, board: Any) -> str:
     i = res.identified
     lines = [f"# identified by myofoc tune for board {board.name}"]
     motor = [(k, i[k]) for k in ("r_ohm", "ld_h", "lq_h", "flux_wb", "pole_pairs", "j_kgm2", "b_nms_per_rad",
-                                 "tau_coulomb_nm") if k in i]
+                                 "tau_coulomb_nm", "cog_n_per_rev", "cog_amp_nm", "cog_phase_rad") if k in i]
     if motor:
         lines.append("[motor]")
+        if "j_total_motor_side_kgm2" in i or "b_total_motor_side_nms_per_rad" in i:
+            lines.append("# j_kgm2, b_nms_per_rad: the rotor's own = measured motor-side totals "
+                         f"(J {i.get('j_total_motor_side_kgm2', float('nan')):.6g} kg m^2, "
+                         f"b {i.get('b_total_motor_side_nms_per_rad', float('nan')):.6g} N m s/rad) "
+                         "less the [load] and [gearbox] share")
+        if "cog_phase_rad" in i:
+            lines.append("# cog_phase_rad: against the encoder's single-turn angle (this unit's mounting)")
         for k, v in motor:
-            lines.append(f"{k} = {v if isinstance(v, int) else f'{v:.6g}'}")
+            lines.append(f"{k} = {_toml(v)}")
     enc = []
     if "encoder_direction" in i:
         enc.append(("direction", i["encoder_direction"]))
@@ -48,6 +65,11 @@ def board_snippet(res: TuneResult, board: Any) -> str:
     if enc:
         lines.append("[encoder]")
         lines += [f"{k} = {v}" for k, v in enc]
+    if "velocity" in res.design:
+        v = res.design["velocity"]
+        lines.append("[control]")
+        lines.append(f"vel_kp_nms_per_rad = {v['kp_nms_per_rad']:.6g}")
+        lines.append(f"vel_ki_nm_per_rad = {v['ki_nm_per_rad']:.6g}")
     return "\n".join(lines) + "\n"
 
 
@@ -110,7 +132,8 @@ def _figures(res: TuneResult, board: Any) -> list[tuple[str, str]]:
         ax[1].set_xlabel("Hz")
         out.append(("Current loop (d): measured against the design", _png(fig)))
         plt.close(fig)
-    return out
+    from actuators.tune.report_mech import mech_figures
+    return out + mech_figures(res, board, _png)
 
 
 def write_outputs(out_dir: str | Path, res: TuneResult, board: Any, meta: dict[str, Any]) -> dict[str, Path]:
@@ -121,8 +144,8 @@ def write_outputs(out_dir: str | Path, res: TuneResult, board: Any, meta: dict[s
     (out / "tune.json").write_text(json.dumps(doc, indent=2))
     snippet = board_snippet(res, board)
     (out / "board_snippet.toml").write_text(snippet)
-    rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:.6g}</td></tr>" if isinstance(v, float)
-                   else f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in res.identified.items())
+    rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(_toml(v) if not isinstance(v, str) else v)}"
+                   f"</td></tr>" for k, v in res.identified.items())
     gains = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:.6g}</td></tr>" for k, v in res.gains.items())
     fits = "".join(f"<tr><td>{html.escape(f['name'])}</td><td>{'ok' if f['ok'] else 'POOR'}</td>"
                    f"<td>{html.escape(f['quality_name'])}</td><td>{f['quality']:.3g}</td>"
@@ -131,11 +154,22 @@ def write_outputs(out_dir: str | Path, res: TuneResult, board: Any, meta: dict[s
     ver = ""
     if res.verify:
         v = res.verify
-        ver = (f"<p>Current-loop bandwidth: measured {v['bandwidth_hz']:.0f} Hz, designed "
-               f"{v['bandwidth_design_hz']:.0f} Hz ({100 * v['bandwidth_error']:+.1f} %), peak gain "
-               f"{v['peak_gain']:.3f}.</p>")
+        if "bandwidth_hz" in v:
+            ver = (f"<p>Current-loop bandwidth: measured {v['bandwidth_hz']:.0f} Hz, designed "
+                   f"{v['bandwidth_design_hz']:.0f} Hz ({100 * v['bandwidth_error']:+.1f} %), peak gain "
+                   f"{v['peak_gain']:.3f}.</p>")
+        if "velocity" in v:
+            w = v["velocity"]
+            ver += (f"<p>Velocity step: 10-90 % rise {1e3 * w['rise_s']:.2f} ms (design "
+                    f"{1e3 * w['rise_design_s']:.2f} ms, {100 * w['rise_error']:+.1f} %), overshoot "
+                    f"{100 * w['overshoot']:.1f} % (design {100 * w['overshoot_design']:.1f} %).</p>")
     des = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(', '.join(f'{a} {b:.4g}' for a, b in d.items()))}"
                   f"</td></tr>" for k, d in res.design.items())
+    note = ("<p>Mechanics: every figure is motor side; <code>j_total_motor_side_kgm2</code> and "
+            "<code>b_total_motor_side_nms_per_rad</code> are the rotor with the gearbox and the load as measured, "
+            "<code>j_kgm2</code> and <code>b_nms_per_rad</code> the rotor's own (the totals less the board's "
+            "[load] through the gearbox). Velocity gains are on the output side.</p>"
+            if any(k.startswith(("j_", "b_")) for k in res.identified) else "")
     problems = "".join(f"<li>{html.escape(p)}</li>" for p in res.problems) or "<li>none</li>"
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>myofoc tune {html.escape(board.name)}</title>
 <style>body{{font-family:sans-serif;max-width:900px;margin:2em auto}}td{{padding:2px 8px}}
@@ -143,7 +177,7 @@ table{{border-collapse:collapse}}tr:nth-child(even){{background:#f3f3f3}}</style
 <h1>myofoc tune: {html.escape(board.name)}, node {meta.get('node')}</h1>
 <p>Result: <b>{'OK' if res.ok else 'NOT OK'}</b>; gains written: {res.written}. Wall time {meta.get('wall_s', 0):.2f} s.</p>
 <h2>Problems</h2><ul>{problems}</ul>
-<h2>Identified (board-file keys)</h2><table>{rows}</table>
+<h2>Identified (board-file keys)</h2><table>{rows}</table>{note}
 <h2>Fits</h2><table><tr><th>stage</th><th></th><th>quality</th><th></th><th>note</th></tr>{fits}</table>
 <h2>Design</h2><table>{des}</table><h2>Gains</h2><table>{gains}</table>
 <h2>Verification</h2>{ver}

@@ -4,9 +4,11 @@
 
 Stages (``--only`` names): ``pp`` pole pairs and encoder direction,
 ``offset`` encoder offset, ``R`` resistance, ``L`` inductances, ``flux``
-flux linkage, ``design`` current (and velocity) PI and the impedance
-envelope, ``write`` gains and identified values written and saved,
-``verify`` current-loop bandwidth measured (stepped sine) against the design.
+flux linkage, ``J`` inertia, ``friction`` viscous and Coulomb friction,
+``cogging`` cogging map (``stages_mech``), ``design`` current and velocity
+PI and the impedance envelope, ``write`` gains, cogging table and identified
+values written and saved, ``verify`` current-loop bandwidth measured
+(stepped sine) and a velocity step, against the design.
 """
 from __future__ import annotations
 
@@ -19,11 +21,12 @@ import numpy as np
 
 from actuators.tune import design as dz
 from actuators.tune import identify as idf
+from actuators.tune import stages_mech as smech
 from actuators.tune.link import TuneAborted, TuneLink
 
 __all__ = ["STAGES", "TuneResult", "prior_from_board", "run_tune", "measure_current_bandwidth"]
 
-STAGES = ("pp", "offset", "R", "L", "flux", "design", "write", "verify")
+STAGES = ("pp", "offset", "R", "L", "flux", "J", "friction", "cogging", "design", "write", "verify")
 
 
 @dataclass
@@ -39,11 +42,13 @@ class TuneResult:
     problems: list[str] = field(default_factory=list)
     restored: list[str] = field(default_factory=list)
     sweep: dict[str, list[float]] = field(default_factory=dict)
+    plots: dict[str, Any] = field(default_factory=dict)      # fit data for the report
 
     def as_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "identified": self.identified, "gains": self.gains, "design": self.design,
                 "verify": {k: v for k, v in self.verify.items()}, "fits": self.fits, "written": self.written,
-                "problems": self.problems, "restored": self.restored, "stages_s": self.stages_s}
+                "problems": self.problems, "restored": self.restored, "stages_s": self.stages_s,
+                "plots": self.plots}
 
 
 def prior_from_board(board: Any) -> idf.Prior:
@@ -84,11 +89,18 @@ def _bw_from_sweep(f: list[float], h: list[complex]) -> float:
 
 
 def run_tune(link: TuneLink, board: Any, only: set[str] | None = None,
-             progress: Callable[[str, str], None] | None = None, write: bool = True) -> TuneResult:
+             progress: Callable[[str, str], None] | None = None, write: bool = True,
+             travel_out_rad: float | None = None) -> TuneResult:
     """Run the stages (all, or ``only``) and return the result. On any
     exception the motor is disabled and the parameters restored, then the
-    exception propagates (TuneAborted for the tune's own refusals)."""
+    exception propagates (TuneAborted for the tune's own refusals).
+    travel_out_rad: output travel (rad) the motion may use around the start
+    (default: the prior's, min(1 rad, a quarter of the board's range))."""
     pr = prior_from_board(board)
+    if travel_out_rad is not None:
+        if not travel_out_rad > 0:
+            raise ValueError(f"travel_out_rad = {travel_out_rad!r}: must be > 0")
+        pr.p_out_range_rad = float(travel_out_rad)
     res = TuneResult()
     want = set(STAGES) if not only else set(only)
     say = progress or (lambda stage, msg: None)
@@ -123,7 +135,7 @@ def _run(link: TuneLink, board: Any, pr: idf.Prior, want: set[str], res: TuneRes
     def done(stage: str) -> None:
         nonlocal stage_t
         now = time.monotonic()
-        res.stages_s[stage] = now - stage_t
+        res.stages_s[stage] = res.stages_s.get(stage, 0.0) + now - stage_t
         stage_t = now
 
     link.enable()
@@ -178,6 +190,8 @@ def _run(link: TuneLink, board: Any, pr: idf.Prior, want: set[str], res: TuneRes
         f = _fit(res, idf.flux_linkage(link, pr, r_hot, ld, pp), say)
         ident["flux_wb"] = f.values["flux_wb"]
         done("flux")
+    mech = smech.run_mech_stages(link, board, pr, want, ident, res.plots, lambda f: _fit(res, f, say), say, done)
+    link.disable()   # nothing runs on the node while the host computes (its watchdog would trip)
     if "design" in want or "write" in want or "verify" in want:
         t = pr.pwm_period_s
         dd = dz.design_current_pi(r_hot, ld, t)
@@ -189,6 +203,14 @@ def _run(link: TuneLink, board: Any, pr: idf.Prior, want: set[str], res: TuneRes
         say("design", f"current PI d: kp {dd.kp_v_per_a:.4g} V/A ki {dd.ki_v_per_as:.4g} V/(A s), "
                       f"crossover {dd.wc_rad_s / 2 / math.pi:.0f} Hz, PM {dd.pm_deg:.1f} deg, "
                       f"GM {dd.gm_db:.1f} dB, closed-loop bandwidth {dd.bandwidth_hz:.0f} Hz")
+        vd = smech.design_velocity(board, ident, dq.bandwidth_hz)
+        if vd is not None:
+            res.design["velocity"] = vd.as_dict()
+            res.gains.update(smech.velocity_gains(board, ident, vd))
+            res.plots["velocity_model"] = smech.velocity_model_step(board, ident, vd, dq.bandwidth_hz)
+            say("design", f"velocity PI kp {vd.kp_nms_per_rad:.4g} N m s/rad ki {vd.ki_nm_per_rad:.4g} N m/rad "
+                          f"(output), crossover {vd.wv_rad_s:.0f} rad/s, PM {vd.pm_deg:.1f} deg, step rise "
+                          f"{1e3 * vd.rise_s:.2f} ms, overshoot {100 * vd.overshoot:.1f} %")
         done("design")
     if "write" in want and write:
         if not res.ok:
@@ -200,13 +222,17 @@ def _run(link: TuneLink, board: Any, pr: idf.Prior, want: set[str], res: TuneRes
             values["protect.r_ohm"] = ident["r_ohm"]
         for name, v in values.items():
             link.write(name, v)
+        idle = smech.mech_write_values(board, ident)
         link.disable()
+        for name, v in idle.items():
+            link.write(name, v)
         link.act.save_params()
         link.enable()
         res.written = True
-        say("write", f"{len(values)} parameters written and saved")
+        say("write", f"{len(values) + len(idle)} parameters written and saved")
         done("write")
     if "verify" in want and "current_d" in res.design:
+        link.enable()
         say("verify", "stepped-sine current response on d")
         rotor = idf.wrap_pi(link.read("state.theta_e"))
         theta_al = idf.sector_angle(rotor)
@@ -232,5 +258,16 @@ def _run(link: TuneLink, board: Any, pr: idf.Prior, want: set[str], res: TuneRes
             res.ok = False
             res.problems.append(f"verify: measured current bandwidth {bw:.0f} Hz vs design {bw_design:.0f} Hz")
         say("verify", f"bandwidth {bw:.0f} Hz measured, {bw_design:.0f} Hz designed ({100 * err:+.1f} %)")
+        if "velocity" in res.design and res.written:
+            cmp, step = smech.verify_velocity(link, board, pr, ident, res.design["velocity"], mech)
+            res.verify["velocity"] = cmp
+            res.plots["velocity_step"] = step
+            if not smech.velocity_ok(cmp):
+                res.ok = False
+                res.problems.append(f"verify: velocity step rise {1e3 * cmp['rise_s']:.2f} ms vs design "
+                                    f"{1e3 * cmp['rise_design_s']:.2f} ms, overshoot {100 * cmp['overshoot']:.1f} % "
+                                    f"vs {100 * cmp['overshoot_design']:.1f} %")
+            say("verify", f"velocity step rise {1e3 * cmp['rise_s']:.2f} ms ({100 * cmp['rise_error']:+.1f} %), "
+                          f"overshoot {100 * cmp['overshoot']:.1f} % (design {100 * cmp['overshoot_design']:.1f} %)")
         done("verify")
     link.disable()

@@ -75,9 +75,10 @@ class SimTune:
         self.nodes = SimNodes(self._node_bus, board, [self.node_id], seed=seed, plant_params=plant)
         self.bus = LockstepBus(inner, self.nodes)
         disp = BusDispatcher.of(self.bus)
-        self.actuator = Actuator(disp, self.node_id, board=board, fd=self.nodes.fd)
+        # lock-step: replies come at once; a wall-clock timeout only guards a busy machine
+        self.actuator = Actuator(disp, self.node_id, board=board, fd=self.nodes.fd, timeout_s=0.5)
         disp.poll()
-        self.link = TuneLink(self.actuator, wait=self.nodes.step)
+        self.link = TuneLink(self.actuator, wait=self.nodes.step, clock=lambda: self.nodes.t_s)
 
     def close(self) -> None:
         self.bus.shutdown()
