@@ -65,6 +65,7 @@ bench: setup
 	$(PY) bench/sim_bench.py
 	$(PY) bench/bus_bench.py
 	$(PY) bench/firmware_bench.py
+	$(PY) bench/tune_bench.py
 
 bench-light: setup
 	$(PY) bench/core_bench.py --light
@@ -72,6 +73,7 @@ bench-light: setup
 	$(PY) bench/sim_bench.py --light
 	$(PY) bench/bus_bench.py --light
 	$(PY) bench/firmware_bench.py --light
+	$(PY) bench/tune_bench.py --light
 
 clean:
 	rm -rf build $(VENV) $(OUT) actuators/*.so actuators/plant/*.so actuators/_core.c actuators/_sim.c \

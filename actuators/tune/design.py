@@ -116,6 +116,7 @@ def _bandwidth_hz(sys: control.TransferFunction, f_max_hz: float) -> float:
 def _margins(loop: control.TransferFunction) -> tuple[float, float]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the 'frd' fallback notice
+        warnings.simplefilter("ignore", RuntimeWarning)  # the integrator's pole at z = 1, evaluated there
         gm, pm, _, _ = control.margin(loop)
     gm_db = 20.0 * math.log10(gm) if gm is not None and np.isfinite(gm) and gm > 0 else math.inf
     return float(pm), gm_db

@@ -90,7 +90,7 @@ def invert_sampling(measured: np.ndarray, x0: float, kappa: float, iters: int = 
 
 
 def cogging_map(mv: Mover, mp: MechPrior, j_kgm2: float, offset_e_rad: float,
-                window_min_s: float = 1.5) -> Fit:
+                window_min_s: float = 1.0) -> Fit:
     """The first three cogging harmonics (amp_nm, phase_rad), motor side.
     offset_e_rad: the node's estimator.offset_e_rad during the measurement."""
     n, p = mp.cog_n_per_rev, mp.pole_pairs
@@ -112,7 +112,7 @@ def cogging_map(mv: Mover, mp: MechPrior, j_kgm2: float, offset_e_rad: float,
     w = min(0.3 * wn / (HARMONICS * n), 0.05 * mp.v_max_m_rad_s,
             0.12 * mp.omega_coulomb_rad_s / (1.0 + ripple) if mp.omega_coulomb_rad_s > 0 else math.inf)
     period = 2.0 * math.pi / (n * w)                  # one cogging period, s
-    window = period * max(4, math.ceil(window_min_s / period))
+    window = period * max(3, math.ceil(window_min_s / period))
     settle = 0.3
     travel = HARMONICS * 2 * w * (window + settle)
     if travel > 0.8 * mv.band.span_m_rad:

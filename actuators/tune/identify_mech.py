@@ -45,6 +45,8 @@ from actuators.tune.identify import Fit
 from actuators.tune.link import InjectResult, TuneAborted
 from actuators.tune.motion import BRAKE_S, Mover
 
+# moves between the measurements: this fraction of the speed limit
+MOVE_FRAC = 0.2
 # single-pulse J may spread this much (cogging and the Coulomb corner at the
 # pulse's ends act on small pulses most); more means the pulses disagree
 J_SPREAD_MAX = 0.08
@@ -209,7 +211,7 @@ def friction_decay(mv: Mover, mp: MechPrior, j_kgm2: float | None) -> tuple[Fit,
         sets.append(len(decays))
         for sgn in (1.0, -1.0):
             start = mv.band.lo_m_rad + 0.08 * span if sgn > 0 else mv.band.hi_m_rad - 0.08 * span
-            mv.move_to("friction: to the start", start, hold_a, 0.05 * w0 + 1.0)
+            mv.move_to("friction: to the start", start, hold_a, MOVE_FRAC * mp.v_max_m_rad_s)
             mv.brake()
             stop = (mv.band.hi_m_rad - 0.05 * span if sgn > 0 else mv.band.lo_m_rad + 0.05 * span) \
                 - sgn * w0 * BRAKE_S
@@ -406,7 +408,7 @@ def inertia_pulses(mv: Mover, mp: MechPrior, b_nms_per_rad: float, tau_c_nm: flo
     j_est = mp.j_kgm2
     hold_a = min(0.4 * mp.i_limit_a, 0.8 * mp.i_cont_a)
     mv.brake()
-    mv.move_to("inertia: to the band centre", mv.band.center_m_rad, hold_a, 0.05 * mp.v_max_m_rad_s)
+    mv.move_to("inertia: to the band centre", mv.band.center_m_rad, hold_a, MOVE_FRAC * mp.v_max_m_rad_s)
     mv.brake()
     rows: list[dict[str, float]] = []
 
