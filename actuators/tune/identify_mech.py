@@ -174,9 +174,10 @@ def friction_decay(mv: Mover, mp: MechPrior, j_kgm2: float | None) -> tuple[Fit,
     span = mv.band.span_m_rad
     j_plan = j_kgm2 or mp.j_kgm2
     b_p, tc_p = max(mp.b_nms_per_rad, 1e-9), max(mp.tau_c_nm, 1e-6)
-    room = 0.55 * span          # spin-up + coast, planned with half the prior's friction
+    # the coast planned with the prior's friction over 0.6 of the band; a rotor
+    # that coasts further is stopped at the band's end (the decay is cut there)
     w0 = 0.6 * mp.v_max_m_rad_s
-    while w0 > 0.5 and coast_distance_m_rad(w0, j_plan, 0.5 * b_p, 0.5 * tc_p) > 0.9 * room:
+    while w0 > 0.5 and coast_distance_m_rad(w0, j_plan, b_p, tc_p) > 0.6 * span:
         w0 *= 0.9
     tau_up = min(10.0 * (tc_p + b_p * w0), 0.5 * mp.kt_nm_a * mp.i_limit_a)
     i_up = tau_up / mp.kt_nm_a
