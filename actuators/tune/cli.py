@@ -99,7 +99,11 @@ def command(args: argparse.Namespace) -> int:
                                              "stages_s": res.stages_s, "wall_s": wall}), indent=2))
             else:
                 for k, v in res.identified.items():
-                    print(f"{k:22s} {v:.6g}" if isinstance(v, float) else f"{k:22s} {v}")
+                    if isinstance(v, (list, tuple)):
+                        v = "[" + ", ".join(f"{x:.6g}" for x in v) + "]"
+                    print(f"{k:31s} {v:.6g}" if isinstance(v, float) else f"{k:31s} {v}")
+                for k, v in res.gains.items():
+                    print(f"{k:31s} {v:.6g}")
                 print(f"{'OK' if res.ok else 'NOT OK'}: {wall:.2f} s wall; report {paths['report']}")
         elif args.json:
             print(json.dumps({"ok": False, "aborted": True, "wall_s": wall}))

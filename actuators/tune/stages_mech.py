@@ -134,8 +134,8 @@ def run_mech_stages(link: TuneLink, board: Any, pr: Prior, want: set[str], ident
         if f.ok:
             k = icog.HARMONICS
             ident["cog_n_per_rev"] = int(f.values["cog_n_per_rev"])
-            ident["cog_amp_nm"] = [f.values[f"amp_nm[{i}]"] for i in range(k)]
-            ident["cog_phase_rad"] = [f.values[f"phase_rad[{i}]"] for i in range(k)]
+            ident["cog_amp_nm"] = [float(f.values[f"amp_nm[{i}]"]) for i in range(k)]
+            ident["cog_phase_rad"] = [float(f.values[f"phase_rad[{i}]"]) for i in range(k)]
             plots["cogging"] = {"n": ident["cog_n_per_rev"], "amp_nm": ident["cog_amp_nm"],
                                 "phase_rad": ident["cog_phase_rad"], "board_amp_nm": list(board.motor.cog_amp_nm)}
             ctx.cogging = (ident["cog_n_per_rev"], ident["cog_amp_nm"], ident["cog_phase_rad"])
