@@ -17,11 +17,13 @@ import numpy as np
 from scipy import signal as sps
 
 from hil import metrics
+from hil.physics import (activation, backdriven_speed, damping_from_speed, load_for_speed, muscle_equilibrium,
+                         muscle_response, overtemp_trip_s, stiffness_band)
 from hil.scenario import FAULTS, Campaign, Scenario
 from hil.targets.base import STATE_CODES, Target, TargetLost
 
-__all__ = ["Check", "ScenarioResult", "activation", "muscle_equilibrium", "overtemp_trip_s", "judge",
-           "run_campaign", "run_scenario"]
+__all__ = ["Check", "ScenarioResult", "activation", "judge", "load_for_speed", "muscle_equilibrium",
+           "overtemp_trip_s", "run_campaign", "run_scenario"]
 
 
 
@@ -107,67 +109,6 @@ def _first(t: np.ndarray, mask: np.ndarray) -> float:
     return float(t[hit[0]]) if len(hit) else math.inf
 
 
-def overtemp_trip_s(board: Any, heat_w: float, temp0_c: float | None = None) -> float:
-    """Time (s) for the winding to reach the board's temp_max_c with heat_w (W)
-    into the winding node of the two-node thermal network (winding - housing
-    - ambient), from equilibrium at ambient: the analytic step response."""
-    th, pr = board.thermal, board.protect
-    cw, ch = th.c_winding_j_per_k, th.c_housing_j_per_k
-    rwh, rha = th.r_winding_housing_k_per_w, th.r_housing_ambient_k_per_w
-    a = np.array([[-1 / (cw * rwh), 1 / (cw * rwh)], [1 / (ch * rwh), -1 / (ch * rwh) - 1 / (ch * rha)]])
-    bvec = np.array([heat_w / cw, 0.0])
-    x_ss = -np.linalg.solve(a, bvec)                      # rise at t -> inf
-    lam, vec = np.linalg.eig(a)
-    coef = np.linalg.solve(vec, -x_ss)                    # x(t) = x_ss + V exp(lam t) coef
-    rise = pr.temp_max_c - (temp0_c if temp0_c is not None else th.temp_ambient_c)
-    if x_ss[0] <= rise:
-        return math.inf
-    lo, hi = 0.0, 1.0
-    f = lambda t: float(x_ss[0] + (vec @ (np.exp(lam * t) * coef))[0].real) - rise  # noqa: E731
-    while f(hi) < 0:
-        hi *= 2
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if f(mid) < 0 else (lo, mid)
-    return 0.5 * (lo + hi)
-
-
-def muscle_equilibrium(board: Any, a_flex: np.ndarray, a_ext: np.ndarray) -> np.ndarray:
-    """Output angle (rad) where the Hill-type pair's static torques cancel
-    (force-length and passive terms, f_V = 1; actuators/core/mf_muscle.h),
-    by bisection on [p_out_min, p_out_max]."""
-    m = board.muscle
-    lo = np.full(np.shape(a_flex), board.limits.p_out_min_rad)
-    hi = np.full(np.shape(a_flex), board.limits.p_out_max_rad)
-
-    def tau(pp: np.ndarray) -> np.ndarray:
-        out = np.zeros_like(pp)
-        for r, a in ((m.moment_arm_m, a_flex), (-m.moment_arm_m, a_ext)):
-            lt = (m.l_ref_m - r * pp) / m.l_opt_m
-            fl = np.maximum(0.0, 1 - ((lt - 1) / m.width) ** 2)
-            fpe = np.where(lt > 1, m.k_pe * (lt - 1) ** 2, 0.0)
-            out += r * m.f_max_n * (a * fl + fpe)
-        return out
-
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        pos = tau(mid) > 0          # net flexion torque: equilibrium lies above
-        lo = np.where(pos, mid, lo)
-        hi = np.where(pos, hi, mid)
-    return 0.5 * (lo + hi)
-
-
-def activation(u: np.ndarray, dt: float, tau_act: float, tau_deact: float, a0: float = 0.0) -> np.ndarray:
-    """First-order muscle activation da/dt = (u - a)/tau (tau_act rising, tau_deact falling)."""
-    a = np.empty(len(u))
-    x = a0
-    for k, uk in enumerate(u):
-        tau = tau_act if uk > x else tau_deact
-        x = uk + (x - uk) * math.exp(-dt / tau)
-        a[k] = x
-    return a
-
-
 def _tail_mean(x: np.ndarray, frac: float) -> float:
     x = x[np.isfinite(x)]
     return float(np.mean(x[-max(1, int(len(x) * frac)):])) if len(x) else math.nan
@@ -189,43 +130,50 @@ def judge(sc: Scenario, board: Any, sig: dict[str, np.ndarray], t_step: float,
         if sc.kind == "current_step":
             y0 = float(np.mean(y[pre][-5:]))
         figures = metrics.step_metrics(t[m], y[m], y0, float(ref[-1]))
-    elif sc.kind == "impedance_step":
-        dp = _tail_mean(y[seg == 1], 0.1) - float(np.mean(y[seg == 0][-5:]))
-        k = abs(pr["tau_ext_nm"] / dp) if dp else math.inf
-        m = seg == 1
-        p0 = float(ref[0])
-        st = metrics.step_metrics(t[m], y[m], p0, p0 + dp) if dp else {"settling_s": math.inf}
-        figures = {"stiffness_nm_rad": k, "stiffness_rel_error": abs(k / pr["kp_nm_rad"] - 1.0),
-                   "settling_s": st["settling_s"], "deflection_rad": dp}
-    elif sc.kind in ("stiffness_sweep", "damping_sweep"):
-        stiff = sc.kind == "stiffness_sweep"
-        values = pr["kp_values"] if stiff else pr["kd_values"]
-        b_visc = board.load.b_nms_per_rad + board.motor.b_nms_per_rad * board.gearbox.ratio ** 2
-        errs, settle = [], []
-        for i, v in enumerate(values):
+    elif sc.kind in ("impedance_step", "stiffness_sweep"):
+        # per kp: an unloaded hold, then the load; the deflection between their tails
+        values = [pr["kp_nm_rad"]] if sc.kind == "impedance_step" else pr["kp_values"]
+        tau = sig["tau_out_nm"]
+        rel, ctrl, settle = [], [], []
+        for i, kp in enumerate(values):
             a_m, c_m = seg == 2 * i, seg == 2 * i + 1
-            if stiff:
-                before = float(np.mean(y[a_m][-5:]))
-                dp = _tail_mean(y[c_m], 0.1) - before
-                k = abs(pr["tau_ext_nm"] / dp) if dp else math.inf
-                figures[f"stiffness_nm_rad@{v:g}"] = k
-                errs.append(abs(k / v - 1.0))
-                settle.append(metrics.step_metrics(t[c_m], y[c_m], before, before + dp)["settling_s"]
-                              if dp else math.inf)
-            else:
-                vel = _tail_mean(y[c_m], 0.25)
-                bm = abs(pr["tau_ext_nm"] / vel) - b_visc if vel else math.inf
-                figures[f"damping_nms_rad@{v:g}"] = bm
-                errs.append(abs(bm / v - 1.0))
-        if stiff:
-            figures.update({"stiffness_rel_error": max(errs), "settling_s": max(settle)})
-        else:
-            figures["damping_rel_error"] = max(errs)
+            before = _tail_mean(y[a_m], 0.1)
+            dp = _tail_mean(y[c_m], 0.1) - before
+            k = abs(pr["tau_ext_nm"] / dp) if dp else math.inf
+            lo, hi = stiffness_band(board, kp, pr["tau_ext_nm"])
+            dtau = _tail_mean(tau[c_m], 0.1) - _tail_mean(tau[a_m], 0.1)
+            k_ctrl = abs(dtau / dp) if dp else math.inf
+            rel.append(max(0.0, lo - k, k - hi) / kp)
+            ctrl.append(abs(k_ctrl / kp - 1.0))
+            settle.append(metrics.step_metrics(t[c_m], y[c_m], before, before + dp)["settling_s"]
+                          if dp and c_m.sum() >= 3 else math.inf)
+            suffix = "" if sc.kind == "impedance_step" else f"@{kp:g}"
+            figures[f"stiffness_nm_rad{suffix}"] = k
+            figures[f"stiffness_ctrl_nm_rad{suffix}"] = k_ctrl
+            figures[f"deflection_rad{suffix}"] = dp
+        figures.update({"stiffness_rel_error": max(rel), "stiffness_ctrl_rel_error": max(ctrl),
+                        "settling_s": max(settle)})
+    elif sc.kind == "damping_sweep":
+        errs = []
+        for i, kd in enumerate(pr["kd_values"]):
+            c_m = seg == 2 * i + 1
+            vel = _tail_mean(y[c_m], 0.25)
+            kd_meas = damping_from_speed(board, vel, _sweep_load(pr["tau_ext_nm"], i))
+            figures[f"damping_nms_rad@{kd:g}"] = kd_meas
+            figures[f"speed_rad_s@{kd:g}"] = vel
+            errs.append(abs(kd_meas / kd - 1.0))
+        figures["damping_rel_error"] = max(errs)
     elif sc.kind == "muscle_trajectory":
-        err = (y - ref)[seg == 1]
+        # the samples the target kept (a slow link's gaps are interpolated in y: not judged)
+        kept = np.isfinite(sig["p_out_rad"]) if "p_out_rad" in sig else np.ones(len(y), bool)
+        err = (y - ref)[(seg == 1) & kept]
         err = err[np.isfinite(err)]
         figures = {"tracking_rms_rad": float(np.sqrt(np.mean(err ** 2))) if len(err) else math.inf,
                    "tracking_max_rad": float(np.max(np.abs(err))) if len(err) else math.inf}
+        eq = sig.get("p_static_rad")
+        if eq is not None:
+            lag = (y - eq)[(seg == 1) & np.isfinite(y)]
+            figures["static_lag_rms_rad"] = float(np.sqrt(np.mean(lag ** 2))) if len(lag) else math.inf
     elif sc.kind == "chirp":
         m = seg == 1
         # the reply to a command carries the state before that command acts:
@@ -244,12 +192,49 @@ def judge(sc: Scenario, board: Any, sig: dict[str, np.ndarray], t_step: float,
         faults = sig["faults"].astype(np.int64)
         t_rep = _first(t[c], (faults[c] & bit) > 0)
         seen = int(np.bitwise_or.reduce(faults[c])) if np.any(c) else 0
+        hit = np.nonzero((faults[c] & bit) > 0)[0]
+        first = int(faults[c][hit[0]]) if len(hit) else 0
         figures = {"reaction_s": abs(t_rep - t_from) if fault == "overtemp" else t_rep - t_from,
                    "report_after_inject_s": t_rep - t_step, "expected_bit": float(bit),
-                   "faults_seen": float(seen), "t_expected_s": t_from - t_step}
+                   "faults_seen": float(seen), "faults_first_report": float(first),
+                   "t_expected_s": t_from - t_step}
         if sc.kind == "fault_timeout":
             figures["report_after_last_cmd_s"] = t_rep - t_step
     return figures, bode
+
+
+def _as_sent(u: np.ndarray, sent: np.ndarray) -> np.ndarray:
+    """The command each row acts under: the last one sent (a slow link
+    sends fewer than scheduled; the node holds the last it got)."""
+    idx = np.where(sent > 0, np.arange(len(u)), 0)
+    return u[np.maximum.accumulate(idx)] if len(u) else u
+
+
+def _sweep_load(tau_ext_nm: float, i: int) -> float:
+    """The load of a damping sweep's i-th value: alternating in sign, so the
+    joint goes back and forth and stays inside its travel."""
+    return tau_ext_nm if i % 2 == 0 else -tau_ext_nm
+
+
+def _temp_start(board: Any, pr: dict[str, Any]) -> float:
+    t = pr.get("temp_start_c")
+    return board.thermal.temp_ambient_c if t is None else float(t)
+
+
+def _injections_needed(sc: Scenario) -> set[str]:
+    """The target injections a scenario needs (skipped on a target without them)."""
+    pr = sc.params
+    need: set[str] = set()
+    if sc.kind in ("impedance_step", "stiffness_sweep", "damping_sweep") or pr.get("locked") \
+            or pr.get("drive") == "load":
+        need.add("load")
+    if sc.kind == "fault":
+        need.add({"overcurrent": "i_sense_offset_a", "overtemp": "heat_w", "encoder": "encoder_stuck",
+                  "frame_loss": "frame_loss", "timeout": ""}[pr["fault"]])
+        if pr["fault"] == "overtemp" and pr.get("temp_start_c") is not None:
+            need.add("hot_start")
+    need.discard("")
+    return need
 
 
 def run_scenario(target: Target, sc: Scenario, seed: int) -> ScenarioResult:
@@ -260,15 +245,17 @@ def run_scenario(target: Target, sc: Scenario, seed: int) -> ScenarioResult:
         return ScenarioResult(sc, [], {}, {}, "", notes=list(sc.notes), skipped=(
             f"needs samples every {dt:g} s; target {target.name} keeps at most one every "
             f"{target.min_period_s:g} s (command + reply)"))
-    need = {"fault": {"overcurrent": "i_sense_offset_a", "overtemp": "heat_w", "encoder": "encoder_stuck",
-                      "frame_loss": "frame_loss"}.get(str(pr.get("fault")), ""),
-            "impedance_step": "load", "stiffness_sweep": "load", "damping_sweep": "load"}.get(sc.kind, "")
-    if need and need not in target.injections:
+    need = sorted(_injections_needed(sc) - set(target.injections))
+    if need:
         return ScenarioResult(sc, [], {}, {}, "", notes=list(sc.notes), skipped=(
-            f"needs fault injection {need!r}, which target {target.name} cannot do"))
+            f"needs fault injection {', '.join(repr(n) for n in need)}, which target {target.name} cannot do"))
     target.reset(seed)
+    if sc.kind == "fault" and pr["fault"] == "overtemp" and _temp_start(b, pr) != b.thermal.temp_ambient_c:
+        # the bench's thermal chamber: the actuator soaked at temp_start_c before it moves
+        target.inject("hot_start", temp_c=_temp_start(b, pr))
     t_start = target.t_s
     t_from = math.nan
+    extra: dict[str, np.ndarray] = {}
     if sc.kind in ("fault_timeout", "fault"):
         target.write_param(node, "heartbeat_period_s", 0.01)   # the fastest report (params table)
     target.enable(node)
@@ -279,60 +266,86 @@ def run_scenario(target: Target, sc: Scenario, seed: int) -> ScenarioResult:
         kind, fname, size = {"current_step": ("current", "i_q_ref_a", pr.get("i_q_a")),
                              "velocity_step": ("velocity", "v_out_ref_rad_s", pr.get("v_out_rad_s")),
                              "position_step": ("position", "p_out_ref_rad", pr.get("step_rad"))}[sc.kind]
+        if pr.get("axis") == "d":
+            fname = "i_d_ref_a"
         start = _hold_p0(target, node) if sc.kind == "position_step" else 0.0
         goal = start + size
         if sc.kind == "position_step":
             goal = min(max(goal, b.limits.p_out_min_rad), b.limits.p_out_max_rad)
         parts = [target.segment(node, kind, {fname: start}, pre, dt)]
         t_step = target.t_s
+        if pr.get("locked"):
+            # the bench holds the output: a load torque equal and opposite to the step's
+            target.inject("load", tau_ext_nm=-_kt_out(b) * size)
         parts.append(target.segment(node, kind, {fname: start + size}, dur, dt))
+        if pr.get("locked"):
+            target.inject("load", tau_ext_nm=0.0)
         refs = [start, goal]
         y_name = {"current": "i_q from the reported torque (A)", "velocity": "v_out (rad/s)",
                   "position": "p_out (rad)"}[kind]
         ykey = {"current": "tau_out_nm", "velocity": "v_out_rad_s", "position": "p_out_rad"}[kind]
         scale = 1.0 / _kt_out(b) if kind == "current" else 1.0
-    elif sc.kind == "impedance_step":
+        if pr.get("axis") == "d":
+            y_name, ykey, scale = "i_d as the target records it (A)", "i_d_a", 1.0
+    elif sc.kind in ("impedance_step", "stiffness_sweep"):
+        values = [pr["kp_nm_rad"]] if sc.kind == "impedance_step" else pr["kp_values"]
+        hold = pr["pre_s"] if sc.kind == "impedance_step" else dur
         p0 = _hold_p0(target, node)
-        f = {"p_des_rad": p0, "kp_nm_rad": pr["kp_nm_rad"], "kd_nms_rad": pr["kd_nms_rad"]}
-        parts = [target.segment(node, "impedance", f, pre, dt)]
-        t_step = target.t_s
-        target.inject("load", tau_ext_nm=pr["tau_ext_nm"])
-        parts.append(target.segment(node, "impedance", f, dur, dt))
-        refs = [p0, p0 + pr["tau_ext_nm"] / max(pr["kp_nm_rad"], 1e-9)]
-        y_name, ykey, scale = "p_out (rad)", "p_out_rad", 1.0
-    elif sc.kind in ("stiffness_sweep", "damping_sweep"):
-        stiff = sc.kind == "stiffness_sweep"
-        b_visc = b.load.b_nms_per_rad + b.motor.b_nms_per_rad * b.gearbox.ratio ** 2
+        t_step = math.nan
         parts, refs = [], []
-        p0 = _hold_p0(target, node)
-        t_step = target.t_s
-        for v in (pr["kp_values"] if stiff else pr["kd_values"]):
+        for kp in values:
+            f = {"p_des_rad": p0, "kp_nm_rad": kp, "kd_nms_rad": pr["kd_nms_rad"]}
             target.inject("load", tau_ext_nm=0.0)
-            f = ({"p_des_rad": p0, "kp_nm_rad": v, "kd_nms_rad": pr["kd_nms_rad"]} if stiff else
-                 {"p_des_rad": p0, "kp_nm_rad": 0.0, "kd_nms_rad": v})
-            parts.append(target.segment(node, "impedance", f, pre, dt))
+            parts.append(target.segment(node, "impedance", f, hold, dt))
+            if math.isnan(t_step):
+                t_step = target.t_s
             target.inject("load", tau_ext_nm=pr["tau_ext_nm"])
             parts.append(target.segment(node, "impedance", f, dur, dt))
+            # approached from rest, the load back-drives the gear: it stops at the band's high end
+            refs += [p0, p0 + pr["tau_ext_nm"] / stiffness_band(b, kp, pr["tau_ext_nm"])[1]]
+        target.inject("load", tau_ext_nm=0.0)
+        y_name = "p_out (rad); expected: where the load back-driving the gear from rest stops"
+        ykey, scale = "p_out_rad", 1.0
+    elif sc.kind == "damping_sweep":
+        p0 = _hold_p0(target, node)
+        t_step = target.t_s
+        parts, refs = [], []
+        for i, kd in enumerate(pr["kd_values"]):
+            f = {"p_des_rad": p0, "kp_nm_rad": 0.0, "kd_nms_rad": kd}
             target.inject("load", tau_ext_nm=0.0)
-            refs += [p0, p0 + pr["tau_ext_nm"] / v] if stiff else [0.0, pr["tau_ext_nm"] / (v + b_visc)]
-            if not stiff:
-                p0 = _hold_p0(target, node)
-        y_name = ("p_out (rad); command p0 + tau_ext / kp" if stiff else
-                  "v_out (rad/s); expected tau_ext / (kd + b)")
-        ykey, scale = ("p_out_rad" if stiff else "v_out_rad_s"), 1.0
+            parts.append(target.segment(node, "impedance", f, pr["pre_s"], dt))
+            tau = _sweep_load(pr["tau_ext_nm"], i)
+            target.inject("load", tau_ext_nm=tau)
+            parts.append(target.segment(node, "impedance", f, dur, dt))
+            refs += [0.0, backdriven_speed(b, kd, tau)]
+        target.inject("load", tau_ext_nm=0.0)
+        y_name = "v_out (rad/s); expected: the load back-driving the damped joint through the gear"
+        ykey, scale = "v_out_rad_s", 1.0
     elif sc.kind == "muscle_trajectory":
-        n = int(round(dur / dt))
-        tt = np.arange(n) * dt
+        tt = np.arange(int(round(dur / dt))) * dt
         u_f = np.clip(pr["u_flex"] + pr["amplitude"] * np.sin(2 * np.pi * pr["f_hz"] * tt), 0.0, 1.0)
         parts = [target.segment(node, "muscle", {"u_flex": pr["u_flex"], "u_ext": pr["u_ext"]}, pre, dt)]
         t_step = target.t_s
         parts.append(target.segment(node, "muscle", {"u_flex": u_f, "u_ext": pr["u_ext"]}, dur, dt))
         mu = b.muscle
-        uu_f = np.concatenate([np.full(len(parts[0]["t_s"]), pr["u_flex"]), u_f])
+        uu_f = np.concatenate([np.full(len(parts[0]["t_s"]), pr["u_flex"]), u_f[:len(parts[1]["t_s"])]])
+        uu_f = _as_sent(uu_f, np.concatenate([parts[0]["sent"], parts[1]["sent"]]))
         uu_e = np.full(len(uu_f), pr["u_ext"])
-        refs = [muscle_equilibrium(b, activation(uu_f, dt, mu.tau_act_s, mu.tau_deact_s),
-                                   activation(uu_e, dt, mu.tau_act_s, mu.tau_deact_s))]
-        y_name, ykey, scale = "p_out (rad); command: the muscle pair's static equilibrium", "p_out_rad", 1.0
+        first = parts[0] if len(parts[0]["t_s"]) else parts[1]
+        p_start = float(first["p_out_rad"][0]) if len(first["t_s"]) else 0.0
+        v_start = float(first["v_out_rad_s"][0]) if len(first["t_s"]) else 0.0
+        if not math.isfinite(p_start):
+            p_start, v_start = 0.0, 0.0
+        # each row lasts until the next one starts by the bench clock (a bus target's
+        # segments leave gaps between them); the last one period_s
+        t_rows = np.concatenate([parts[0]["t_s"], parts[1]["t_s"]])
+        dts = np.append(np.diff(t_rows), dt) if len(t_rows) else np.zeros(0)
+        refs = [muscle_response(b, uu_f, uu_e, dts, p_start, v_start if math.isfinite(v_start) else 0.0)]
+        static = muscle_equilibrium(b, activation(uu_f, dt, mu.tau_act_s, mu.tau_deact_s, pr["u_flex"]),
+                                    activation(uu_e, dt, mu.tau_act_s, mu.tau_deact_s, pr["u_ext"]))
+        extra["p_static_rad"] = static
+        y_name = "p_out (rad); command: the Hill-type pair of mf_muscle.h driving the board's joint"
+        ykey, scale = "p_out_rad", 1.0
     elif sc.kind == "chirp":
         kind = pr["mode"]
         fname = "i_q_ref_a" if kind == "current" else "v_out_ref_rad_s"
@@ -347,13 +360,19 @@ def run_scenario(target: Target, sc: Scenario, seed: int) -> ScenarioResult:
         scale = 1.0 / _kt_out(b) if kind == "current" else 1.0
     elif sc.kind in ("fault_timeout", "fault"):
         fault = "timeout" if sc.kind == "fault_timeout" else pr["fault"]
-        v_cmd = {"v_out_ref_rad_s": pr["v_out_rad_s"]}
-        parts = [target.segment(node, "velocity", v_cmd, pr["hold_s"], dt)]
+        if pr.get("drive") == "load":
+            # the load turns the joint; the motor only damps (kp 0, kd): a back-driven joint
+            kind = "impedance"
+            cmd = {"p_des_rad": _hold_p0(target, node), "kp_nm_rad": 0.0, "kd_nms_rad": pr["kd_nms_rad"]}
+            target.inject("load", tau_ext_nm=load_for_speed(b, pr["kd_nms_rad"], pr["v_out_rad_s"]))
+        else:
+            kind, cmd = "velocity", {"v_out_ref_rad_s": pr["v_out_rad_s"]}
+        parts = [target.segment(node, kind, cmd, pr["hold_s"], dt)]
         a = parts[0]
         t_step = float(a["t_s"][-1]) if fault == "timeout" and len(a["t_s"]) else target.t_s
         t_from = t_step
         if fault == "timeout":
-            parts.append(target.segment(node, "velocity", None, dur, dt))
+            parts.append(target.segment(node, kind, None, dur, dt))
             t_from += b.protect.cmd_timeout_s
         else:
             if fault == "frame_loss":
@@ -365,12 +384,13 @@ def run_scenario(target: Target, sc: Scenario, seed: int) -> ScenarioResult:
                 target.inject("encoder_stuck", encoder_stuck=True)
                 t_from += b.protect.enc_stuck_s
             elif fault == "overtemp":
-                temps = a["temp_c"][np.isfinite(a["temp_c"])]
                 target.inject("heat_w", heat_w=pr["heat_w"])
-                t_from += overtemp_trip_s(b, pr["heat_w"], float(temps[-1]) if len(temps) else None)
-            parts.append(target.segment(node, "velocity", v_cmd, dur, dt))
+                t_from += overtemp_trip_s(b, pr["heat_w"], _temp_start(b, pr))
+            parts.append(target.segment(node, kind, cmd, dur, dt))
             if fault == "frame_loss":
                 target.inject("frame_loss", to_node=0.0)
+        if pr.get("drive") == "load":
+            target.inject("load", tau_ext_nm=0.0)
         refs = [float(STATE_CODES["RUNNING"]), float(STATE_CODES["FAULT"])]
         y_name, ykey, scale = "node state (1 IDLE, 2 ARMED, 3 RUNNING, 4 FAULT)", "node_state", 1.0
     else:  # pragma: no cover - the loader refuses other kinds
@@ -385,6 +405,8 @@ def run_scenario(target: Target, sc: Scenario, seed: int) -> ScenarioResult:
         ref = np.concatenate([np.broadcast_to(np.asarray(r, float), (len(part["t_s"]),))
                               for r, part in zip(refs, parts)])
     rec["ref"] = ref
+    for k, v in extra.items():
+        rec[k] = np.asarray(v, float)
     y = rec[ykey] * scale
     notes = list(sc.notes) + target.take_notes()
     gap = ~np.isfinite(y) & (rec["seg"] > 0 if sc.kind not in ("fault", "fault_timeout") else False)

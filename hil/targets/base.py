@@ -29,9 +29,10 @@ MODE_CODES = {"IDLE": 0, "VOLTAGE": 1, "CURRENT": 2, "VELOCITY": 3, "POSITION": 
               "MUSCLE": 6}
 STATE_CODES = {"BOOT": 0, "IDLE": 1, "ARMED": 2, "RUNNING": 3, "FAULT": 4}
 # one row per sample: time (s, the target's clock), the reply's fields (SI,
-# output side), the latest node state, whether a command was sent
+# output side), the latest node state, whether a command was sent; i_d_a:
+# the measured d-axis current where the target can record it (sim), else NaN
 RECORD_FIELDS = ("t_s", "p_out_rad", "v_out_rad_s", "tau_out_nm", "temp_c", "faults", "mode",
-                 "node_state", "sent")
+                 "node_state", "sent", "i_d_a")
 
 FieldsLike = Union[Mapping[str, float], Callable[[float], Mapping[str, float]]]
 # a schedule: one array of n values (or a scalar) per command field

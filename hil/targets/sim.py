@@ -29,6 +29,7 @@ from typing import Any
 
 import can
 import numpy as np
+from can.interfaces.virtual import VirtualBus
 
 from actuators import commands as cmd
 from actuators import protocol as p
@@ -44,6 +45,7 @@ __all__ = ["LockstepBus", "SimTarget"]
 _STATE_FN = p.function_code("StateReply")
 _HEARTBEAT_FN = p.function_code("Heartbeat")
 _STATUS_FN = p.function_code("Status")
+_I_D_PARAM = 187          # "state.i_d", the controller's measured d current (mf_params.c)
 
 
 class LockstepBus(can.BusABC):
@@ -119,8 +121,9 @@ class SimTarget(Target):
 
     def _build(self) -> None:
         channel = f"hil-{uuid.uuid4().hex}"
-        node_bus = can.Bus(interface="virtual", channel=channel, receive_own_messages=False)
-        host_inner = can.Bus(interface="virtual", channel=channel, receive_own_messages=False)
+        # the class itself, not can.Bus(): that reads python-can's config files on every call
+        node_bus = VirtualBus(channel=channel, receive_own_messages=False)
+        host_inner = VirtualBus(channel=channel, receive_own_messages=False)
         fd = self.opts.get("fd")
         self.nodes = SimNodes(node_bus, self._board_run, self.node_ids, seed=self._seed, fd=fd)
         self.loss = LossPolicy(self._seed)
@@ -249,6 +252,7 @@ class SimTarget(Target):
             can_id, raw, width = 0, b"", 8
             send = np.zeros(n, bool)
             starts = np.arange(0, n, every)   # observe at the CAN period
+        raw_mv = memoryview(raw)
         bounds = starts.tolist() + [n]
         send_l = send.tolist()
         replies: list[tuple[int, bytes]] = []
@@ -257,9 +261,10 @@ class SimTarget(Target):
         lossy = loss.active
         log = self.frames.frames.append
         on_frame, tx_pop = core.on_frame_all, core.tx_pop
-        run = nodes._bank.step
+        bank = nodes._bank                # actuators.sim.SimBank
+        crun = core.run                   # its C loop, without SimBank.step's per-call wrapper
         tick_div = max(1, int(core.tick_div(0)))
-        periods_done = int(round(t0 / dt))
+        periods_done = periods_0 = int(round(t0 / dt))
         n_nodes = len(self.node_ids)
         ob = self._obs.setdefault(node, {})
         state_now = STATE_CODES.get(str(ob.get("node_state")), -1)
@@ -268,7 +273,11 @@ class SimTarget(Target):
         chunk_faults: list[int] = []
         state_id = p.frame_id("StateReply", node)
 
-        def take(t: float, row: int) -> None:
+        def take(t_reply: float, row: int, t_tick: float) -> None:
+            """Drain every node's transmit queue once per chunk: a StateReply
+            answers this chunk's command (only a command makes one, stamped
+            when it was sent), Heartbeat and Status come from the main-loop
+            tick inside the chunk (stamped at its end)."""
             nonlocal state_now, faults_now
             for k in range(n_nodes):
                 while True:
@@ -276,10 +285,10 @@ class SimTarget(Target):
                     if fr is None:
                         break
                     cid, d, ffd = fr
-                    log((t, cid, d, True, ffd))
+                    fn = cid >> 7
+                    log((t_reply if fn == _STATE_FN else t_tick, cid, d, True, ffd))
                     if lossy and not loss.keep(to_node=False):
                         continue
-                    fn = cid >> 7
                     if fn == _STATE_FN:
                         if cid == state_id and row >= 0:
                             replies.append((row, d))
@@ -295,33 +304,42 @@ class SimTarget(Target):
                             faults_now = bits
 
         recording = fields is not None
-        for j in range(len(bounds) - 1):
-            a, b = bounds[j], bounds[j + 1]
+        rec["i_d_a"][0] = core.param_read(kidx, _I_D_PARAM)[1]
+        keep = loss.keep
+        kt_out = self._kt_out
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            row = -1
             if send_l[a]:
-                t = t0 + a * step_s
-                d = raw[width * a:width * (a + 1)]
-                log((t, can_id, d, False, fd))
-                if not lossy or loss.keep(to_node=True):
-                    on_frame(can_id, d, fd)
-                    take(t, a)
+                lo = width * a
+                log((t0 + a * step_s, can_id, raw[lo:lo + width], False, fd))
+                if not lossy or keep(to_node=True):
+                    on_frame(can_id, raw_mv[lo:lo + width], fd)    # a memoryview: no copy
+                    row = a
             chunk_state.append(state_now)
             chunk_faults.append(faults_now)
             m = (b - a) * per
             if b - a > 1 and recording:
-                r = run(m, per, record=True)[kidx]  # type: ignore[index]
+                done, _, out = crun(m, dt, per, True)
                 sl = slice(a + 1, b)
-                rec["p_out_rad"][sl] = r.p_out_est[:-1]
-                rec["v_out_rad_s"][sl] = r.v_out_est[:-1]
-                rec["tau_out_nm"][sl] = r.i_q[:-1] * self._kt_out
-                rec["temp_c"][sl] = r.temp_winding_c[:-1]
-                rec["faults"][sl] = r.faults[:-1]
-                rec["mode"][sl] = r.mode[:-1]
+                rec["p_out_rad"][sl] = out["p_out_est"][kidx, :-1]
+                rec["v_out_rad_s"][sl] = out["v_out_est"][kidx, :-1]
+                rec["tau_out_nm"][sl] = out["i_q"][kidx, :-1] * kt_out
+                rec["temp_c"][sl] = out["temp_winding_c"][kidx, :-1]
+                rec["faults"][sl] = out["faults"][kidx, :-1]
+                rec["mode"][sl] = out["mode"][kidx, :-1]
+                rec["i_d_a"][sl] = out["i_d"][kidx, :-1]
+                if b < n:
+                    rec["i_d_a"][b] = out["i_d"][kidx, -1]
             else:
-                run(m, record=False)
+                done = crun(m, dt, 1, False)[0]
             before = periods_done
             periods_done += m
-            if periods_done // tick_div != before // tick_div:   # a main-loop tick queued frames
-                take(t0 + b * step_s, -1)
+            bank.t_s = t0 + (periods_done - periods_0) * dt
+            if done < m:
+                raise HilError(f"target sim: the plant diverged at t = {t0 + (before + done - periods_0) * dt:.6f} s "
+                               f"(actuators.sim.PlantDivergedError); its state: {bank._bank.plant_state(0)}")
+            if row >= 0 or periods_done // tick_div != before // tick_div:
+                take(t0 + a * step_s, row, t0 + b * step_s)
         lengths = np.diff(np.asarray(bounds))
         node_state = np.repeat(np.asarray(chunk_state, float), lengths)
         obs_faults = np.repeat(np.asarray(chunk_faults, np.int64), lengths)
