@@ -3,9 +3,15 @@ Coulomb friction tau_c (``identify_cog`` has the cogging map).
 
 Side: every figure is MOTOR SIDE and the whole drive train as the motor
 feels it: J_total = J_rotor + J_load / N^2 (the gearbox and a rigid or
-tendon-coupled load moving with the rotor at these low frequencies),
-b_total = b_motor + b_load / (N^2 eta) (the load's damper seen through the
-gearbox while the motor drives it), tau_c the Coulomb torque at the motor.
+tendon-coupled load moving with the rotor at these low frequencies, the
+lossless sum), b_total = b_motor + b_load / (N^2 eta) (the load's damper
+seen through the gearbox while the motor drives it), tau_c the Coulomb
+torque at the motor. The fits' model has the gearbox's loss by drive
+direction (``drivetrain``): behind a tendon the load's inertial torque
+passes the loss too, so the motor feels J_rotor + J_load / (N^2 eta) while
+it accelerates the load and J_rotor + eta J_load / N^2 while the load drives
+it (braking, coasting); the board's [load] and [gearbox] say what is behind
+the loss.
 ``board_split`` refers them to the board file's [motor] keys (the rotor's
 own j_kgm2, b_nms_per_rad, tau_coulomb_nm) by removing the board's
 [load] and [gearbox] share.
@@ -41,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from actuators.tune.drivetrain import DriveTrain, smooth_sign
 from actuators.tune.identify import Fit
 from actuators.tune.link import InjectResult, TuneAborted
 from actuators.tune.motion import BRAKE_S, Mover
@@ -87,10 +94,30 @@ class MechPrior:
     j_load_kgm2: float
     b_load_nms_per_rad: float
     flux_node_wb: float = 0.0     # the flux the node's firmware computes its torque with (0: flux_wb)
+    tendon: bool = False          # the load behind a series-elastic tendon: its inertia behind the gear loss
 
     def __post_init__(self) -> None:
         if not self.flux_node_wb > 0:
             self.flux_node_wb = self.flux_wb
+
+    def drivetrain(self, j_total_kgm2: Any, b_total_nms_per_rad: float) -> DriveTrain:
+        """The motor-side drive train of these totals with the board's load
+        behind the gear loss (its inertia only behind a tendon: the plant
+        lumps a rigid load's inertia with the rotor's). j_total_kgm2 may be
+        an array (candidates)."""
+        n2 = self.gear_ratio * self.gear_ratio
+        eta = self.gear_efficiency
+        jg = np.minimum(self.j_load_kgm2 / n2 if self.tendon else 0.0, 0.95 * np.asarray(j_total_kgm2, dtype=float))
+        bg = min(self.b_load_nms_per_rad / n2, 0.95 * max(b_total_nms_per_rad, 0.0) * eta)
+        return DriveTrain(np.asarray(j_total_kgm2, dtype=float) - jg, jg, b_total_nms_per_rad - bg / eta,  # type: ignore[arg-type]
+                          bg, eta)
+
+    def coast_jb(self, j_total_kgm2: float, b_total_nms_per_rad: float) -> tuple[float, float]:
+        """(J, b) a slow coast feels (no motor torque: the load drives the
+        motor behind a tendon; the motor drives a rigid load's damper)."""
+        dt = self.drivetrain(j_total_kgm2, b_total_nms_per_rad)
+        j, b = dt.driven if dt.coast_switch_rad_s(max(self.tau_c_nm, 1e-6)) > 0.0 else dt.driving
+        return float(j), float(b)
 
     @property
     def kt_nm_a(self) -> float:
@@ -174,10 +201,11 @@ def friction_decay(mv: Mover, mp: MechPrior, j_kgm2: float | None) -> tuple[Fit,
     span = mv.band.span_m_rad
     j_plan = j_kgm2 or mp.j_kgm2
     b_p, tc_p = max(mp.b_nms_per_rad, 1e-9), max(mp.tau_c_nm, 1e-6)
+    j_c, b_c = mp.coast_jb(j_plan, b_p)      # what the coast feels
     # the coast planned with the prior's friction over 0.6 of the band; a rotor
     # that coasts further is stopped at the band's end (the decay is cut there)
     w0 = 0.6 * mp.v_max_m_rad_s
-    while w0 > 0.5 and coast_distance_m_rad(w0, j_plan, b_p, tc_p) > 0.6 * span:
+    while w0 > 0.5 and coast_distance_m_rad(w0, j_c, b_c, tc_p) > 0.6 * span:
         w0 *= 0.9
     tau_up = min(10.0 * (tc_p + b_p * w0), 0.5 * mp.kt_nm_a * mp.i_limit_a)
     i_up = tau_up / mp.kt_nm_a
@@ -197,13 +225,14 @@ def friction_decay(mv: Mover, mp: MechPrior, j_kgm2: float | None) -> tuple[Fit,
         if run == 1:   # plan the second pair with the friction the first one showed
             mv.pause()
             rough = fit_friction({"rows": rows, "rhs": rhs, "decays": decays, "w_peak_m_rad_s": w0,
-                                  "i_step_a": i_up}, j_kgm2)
+                                  "i_step_a": i_up}, j_kgm2, mp)
             b_r = rough.values.get("b_total_nms_per_rad", 0.5 * b_p)
             tc_r = rough.values.get("tau_coulomb_nm", 0.5 * tc_p)
             if b_r > 0 and tc_r > 0:
                 w1 = w0
+                j_c, b_c = mp.coast_jb(j_plan, b_r)
                 while w1 < 0.6 * mp.v_max_m_rad_s and \
-                        coast_distance_m_rad(1.1 * w1, j_plan, b_r, tc_r) < 0.7 * 0.75 * span:
+                        coast_distance_m_rad(1.1 * w1, j_c, b_c, tc_r) < 0.7 * 0.75 * span:
                     w1 *= 1.1
                 w0, b_p, tc_p = w1, b_r, tc_r
                 tau_up = min(10.0 * (tc_p + b_p * w0), 0.5 * mp.kt_nm_a * mp.i_limit_a)
@@ -230,23 +259,17 @@ def friction_decay(mv: Mover, mp: MechPrior, j_kgm2: float | None) -> tuple[Fit,
             plot["dir"] += [sgn] * len(rec)
     mv.pause()
     data = {"rows": rows, "rhs": rhs, "decays": decays, "sets": sets, "w_peak_m_rad_s": w0, "i_step_a": i_up}
-    fit = fit_friction(data, j_kgm2)
+    fit = fit_friction(data, j_kgm2, mp)
     fit.raw.append({"decay": plot})
     return fit, data
 
 
-def decay_position(t: np.ndarray, u0: float, j: float, b: float, c: float) -> np.ndarray:
-    """Progress x(t) (rad) of a rotor coasting from speed u0 > 0 under
-    J x'' = -b x' - c: (u0 + c/b) (J/b) (1 - exp(-b t / J)) - (c/b) t."""
-    if b <= 1e-15:
-        return u0 * t - 0.5 * c / j * t * t
-    return (u0 + c / b) * (j / b) * (-np.expm1(-b * t / j)) - (c / b) * t
-
-
 def _fit_decays(decays: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]], j: float,
-                b0: float, c0: float) -> tuple[float, float, float, float]:
-    """(b, tau_c, tau_0, R^2) from the positions of the decays (least squares;
-    per direction s the speed u0 and the start x0 are free, c_s = tau_c + s tau_0)."""
+                b0: float, c0: float, mp: MechPrior) -> tuple[float, float, float, float]:
+    """(b_total, tau_c, tau_0, R^2) from the positions of the decays (least
+    squares; per direction s the speed u0 and the start x0 are free, c_s =
+    tau_c + s tau_0; the coast of each regime of the gear loss,
+    ``DriveTrain.coast_position``)."""
     from scipy.optimize import least_squares
 
     signs = [d[0] for d in decays]
@@ -255,10 +278,11 @@ def _fit_decays(decays: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]], 
 
     def resid(x: np.ndarray) -> np.ndarray:
         b, tc, t0 = x[0] * b0, x[1] * scale, (x[2] * scale if two else 0.0)
+        dt = mp.drivetrain(j, b)
         out = []
         for k, (sgn, t, th, _w) in enumerate(decays):
             u0, x0 = x[3 + 2 * k], x[4 + 2 * k]
-            out.append(sgn * (th - th[0]) - x0 - decay_position(t, u0, j, b, tc + sgn * t0))
+            out.append(sgn * (th - th[0]) - x0 - dt.coast_position(t, u0, tc + sgn * t0))
         return np.concatenate(out)
 
     x_init = [1.0, c0 / scale, 0.0]
@@ -271,11 +295,13 @@ def _fit_decays(decays: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]], 
     return float(sol.x[0] * b0), float(sol.x[1] * scale), float(sol.x[2] * scale if two else 0.0), r2
 
 
-def fit_friction(data: dict[str, Any], j_kgm2: float | None) -> Fit:
+def fit_friction(data: dict[str, Any], j_kgm2: float | None, mp: MechPrior) -> Fit:
     """The least squares of ``friction_decay`` on its records (again with a
     better J, no new motion): b, tau_c, tau_0 from the decays' positions
     (the encoder: finer than the reply's speed), J (free) from the integral
-    equations of steps and decays as a check."""
+    equations of steps and decays as a check. The gear loss by direction
+    (``MechPrior.drivetrain``): the steps drive the load, the slow coasts
+    behind a tendon are driven by it."""
     rows, rhs = data["rows"], data["rhs"]
     decays = data["decays"]
     if len(rows) < 20 or not decays:
@@ -283,17 +309,28 @@ def fit_friction(data: dict[str, Any], j_kgm2: float | None) -> Fit:
     full, y = np.array(rows), np.array(rhs)
     a, dec = full[:, :4], full[:, 4] == 1.0
     y = np.where(dec, 0.0, y)     # no current while coasting (the reply's zero torque is quantised)
-    x_free, *_ = np.linalg.lstsq(a, y, rcond=None)        # J too, with the steps: a check on the inertia stage
+    # the rows in the totals: the steps drive (1 / eta), the coasts as a slow coast
+    # does (eta behind a tendon); what is behind the loss is the board's load
+    eta = mp.gear_efficiency
+    n2 = mp.gear_ratio * mp.gear_ratio
+    jg = mp.j_load_kgm2 / n2 if mp.tendon else 0.0
+    bg = mp.b_load_nms_per_rad / n2
+    g_coast = eta if mp.drivetrain(max(mp.j_kgm2, 1e-12), mp.b_nms_per_rad).coast_switch_rad_s(
+        max(mp.tau_c_nm, 1e-6)) > 0.0 else 1.0 / eta
+    g = np.where(dec, g_coast, 1.0 / eta)
+    y_tot = y - jg * (g - 1.0) * a[:, 0] - bg * (g - 1.0 / eta) * a[:, 1]
+    x_free, *_ = np.linalg.lstsq(a, y_tot, rcond=None)    # J too, with the steps: a check on the inertia stage
     j_use = j_kgm2 if j_kgm2 else float(x_free[0])
-    xd, *_ = np.linalg.lstsq(a[dec][:, 1:], -j_use * a[dec][:, 0], rcond=None)   # first guess
-    b0, c0 = max(float(xd[0]), 1e-9), max(float(xd[1]), 1e-6)
-    b, tc, tau0, r2 = _fit_decays(decays, j_use, b0, c0)
+    j_c = j_use + jg * (g_coast - 1.0)
+    xd, *_ = np.linalg.lstsq(a[dec][:, 1:], -j_c * a[dec][:, 0], rcond=None)   # first guess (the coast's b)
+    b0, c0 = max(float(xd[0]) + bg * (1.0 / eta - g_coast), 1e-9), max(float(xd[1]), 1e-6)
+    b, tc, tau0, r2 = _fit_decays(decays, j_use, b0, c0, mp)
     # repeat consistency: each pair of decays (both ways) alone
     sets = list(data.get("sets", [0])) + [len(decays)]
-    bs = [_fit_decays(decays[a0:a1], j_use, b0, c0)[0] for a0, a1 in zip(sets[:-1], sets[1:]) if a1 - a0 == 2]
+    bs = [_fit_decays(decays[a0:a1], j_use, b0, c0, mp)[0] for a0, a1 in zip(sets[:-1], sets[1:]) if a1 - a0 == 2]
     spread = (max(bs) - min(bs)) / abs(b) if len(bs) >= 2 and b != 0 else math.inf
     # and each direction alone (friction that depends on the direction: a drag, a ratchet)
-    by_dir = [_fit_decays([d for d in decays if d[0] == sgn], j_use, b0, c0)[0] for sgn in (1.0, -1.0)
+    by_dir = [_fit_decays([d for d in decays if d[0] == sgn], j_use, b0, c0, mp)[0] for sgn in (1.0, -1.0)
               if sum(1 for d in decays if d[0] == sgn) >= 2]
     spread_dir = (max(by_dir) - min(by_dir)) / abs(b) if len(by_dir) == 2 and b != 0 else math.inf
     quality = max(spread, spread_dir)
@@ -311,16 +348,20 @@ def fit_friction(data: dict[str, Any], j_kgm2: float | None) -> Fit:
 def pulse_mean_speed(rows: list[dict[str, float]], j_kgm2: float | np.ndarray, tau0_nm: float | np.ndarray,
                      mp: MechPrior, b_nms_per_rad: float, tau_c_nm: float, n_steps: int = 600) -> np.ndarray:
     """Model mean speed over each pulse (rad/s): RK2 of J dw/dt = kt i(t) - b w
-    - tau_c sig(w / w_c) - tau_0 from w0, i(t) = i_m + i_s sin + i_c cos. All
-    pulses at once; j_kgm2 and tau0_nm broadcast against the pulses (e.g.
-    shape (m, 1) for m candidate values at once: the result is (m, pulses))."""
+    - tau_c sig(w / w_c) - tau_0 from w0, i(t) = i_m + i_s sin + i_c cos, with
+    the gear loss by direction (``MechPrior.drivetrain``: the pulse's first
+    half drives the load, its braking half is driven by it behind a tendon);
+    j_kgm2, b_nms_per_rad the totals. All pulses at once; j_kgm2 and tau0_nm
+    broadcast against the pulses (e.g. shape (m, 1) for m candidate values at
+    once: the result is (m, pulses))."""
     f = np.array([r["freq_hz"] for r in rows])
     i_m = np.array([r["i_mean_a"] for r in rows])
     i_s = np.array([r["i_s_a"] for r in rows])
     i_c = np.array([r["i_c_a"] for r in rows])
     shape = np.broadcast_shapes(np.shape(j_kgm2), np.shape(tau0_nm), f.shape)
-    inv_j = np.broadcast_to(1.0 / np.asarray(j_kgm2, dtype=float), shape)
+    dt = mp.drivetrain(np.broadcast_to(np.asarray(j_kgm2, dtype=float), shape), b_nms_per_rad)
     tau0 = np.broadcast_to(np.asarray(tau0_nm, dtype=float), shape)
+    b_free = dt.b_free_nms_per_rad
     w = np.broadcast_to(np.array([r["w0_m_rad_s"] for r in rows], dtype=float), shape).copy()
     t_end = 1.0 / f
     kt, wc = mp.kt_nm_a, mp.omega_coulomb_rad_s
@@ -330,9 +371,7 @@ def pulse_mean_speed(rows: list[dict[str, float]], j_kgm2: float | np.ndarray, t
     tau_tab = kt * (i_m + i_s * np.sin(ph * k) + i_c * np.cos(ph * k))
 
     def acc(tau_now: np.ndarray, w_: np.ndarray) -> np.ndarray:
-        x = np.clip(w_ / wc, -1.0, 1.0)
-        return (tau_now - tau0 - b_nms_per_rad * w_ - tau_c_nm * (x * (15.0 - 10.0 * x * x + 3.0 * x ** 4) / 8.0)) \
-            * inv_j
+        return dt.accel(tau_now - tau0 - b_free * w_ - tau_c_nm * smooth_sign(w_ / wc), w_, wc)
 
     area = np.zeros(shape)
     for n in range(n_steps):

@@ -65,7 +65,8 @@ def mech_prior(board: Any, ident: dict[str, Any]) -> imech.MechPrior:
         tau_c_nm=m.tau_coulomb_nm, omega_coulomb_rad_s=m.omega_coulomb_rad_s,
         enc_latency_s=board.encoder.latency_s, cog_n_per_rev=int(m.cog_n_per_rev),
         cog_amp_nm=tuple(m.cog_amp_nm), gear_ratio=n,
-        gear_efficiency=eta, j_load_kgm2=j_load, b_load_nms_per_rad=b_load, flux_node_wb=m.flux_wb)
+        gear_efficiency=eta, j_load_kgm2=j_load, b_load_nms_per_rad=b_load, flux_node_wb=m.flux_wb,
+        tendon=board.tendon is not None)
 
 
 def _context(link: TuneLink, board: Any, pr: Prior, ident: dict[str, Any]) -> MechContext:
@@ -92,7 +93,7 @@ def _solve(ctx: MechContext) -> tuple[Fit | None, Fit | None]:
             ctx.j_kgm2 = f_j.values.get("j_total_kgm2", ctx.j_kgm2)
         if ctx.decays is not None:
             raw = f_fr.raw if f_fr is not None else []
-            f_fr = imech.fit_friction(ctx.decays, ctx.j_kgm2 if ctx.pulses else None)
+            f_fr = imech.fit_friction(ctx.decays, ctx.j_kgm2 if ctx.pulses else None, ctx.prior)
             f_fr.raw = raw
             if f_fr.ok:
                 ctx.b_nms_per_rad = f_fr.values["b_total_nms_per_rad"]
