@@ -225,15 +225,21 @@ def step_metrics(t_s: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 def design_velocity_pi(j_kgm2: float, b_nms_per_rad: float, outer_period_s: float, current_bw_hz: float,
                        gear_ratio: float, pm_min_deg: float = 60.0, pll_bw_hz: float | None = None,
-                       tendon: TwoMass | None = None, gm_min_db: float = 6.0) -> VelocityDesign:
+                       tendon: TwoMass | None = None, gm_min_db: float = 6.0,
+                       wv_max_rad_s: float | None = None,
+                       also: tuple[tuple[float, float, TwoMass | None], ...] = ()) -> VelocityDesign:
     """Velocity PI at the outer rate: plant torque -> motor speed 1/(J s + b)
     (or the two-mass ``tendon`` system, J then the rotor's) behind the
     current loop (first order at current_bw_hz), the PLL (if pll_bw_hz) and
     one outer period of delay (``velocity_plant``); J, b motor side; K_p =
     J_all w_v (J_all = J + J_load), K_i = b_all w_v + K_p w_v / 4, w_v the largest crossover with phase
-    margin >= pm_min_deg and gain margin >= gm_min_db. Gains returned on the
-    output side (the core's motion.vel_pi acts on output speed and output
-    torque: x N^2), with the predicted 10-90 % rise time and overshoot."""
+    margin >= pm_min_deg and gain margin >= gm_min_db (and at most
+    wv_max_rad_s), on this plant and with the same gains on every plant
+    (j, b, tendon) in ``also`` (the other states of a nonlinear drive train:
+    the gear loss the other way, the rotor alone in a backlash). Gains
+    returned on the output side (the core's motion.vel_pi acts on output
+    speed and output torque: x N^2), with the predicted 10-90 % rise time
+    and overshoot of this plant."""
     if not (j_kgm2 > 0 and b_nms_per_rad >= 0 and outer_period_s > 0 and current_bw_hz > 0):
         raise ValueError("design_velocity_pi needs j_kgm2 > 0, b >= 0, outer_period_s > 0, current_bw_hz > 0")
     t = outer_period_s
@@ -246,13 +252,22 @@ def design_velocity_pi(j_kgm2: float, b_nms_per_rad: float, outer_period_s: floa
         kp, ki = _vel_gains(j_all, b_all, wv)
         return _pi(kp, ki, t) * g
 
+    others = [velocity_plant(j_o, b_o, t, current_bw_hz, pll_bw_hz, tm_o) for j_o, b_o, tm_o in also]
+
     def good(wv: float) -> bool:
         pm, gm_db = _margins(loop(wv))
-        return pm >= pm_min_deg and gm_db >= gm_min_db
+        if not (pm >= pm_min_deg and gm_db >= gm_min_db):
+            return False
+        kp, ki = _vel_gains(j_all, b_all, wv)
+        for g_o in others:
+            pm, gm_db = _margins(_pi(kp, ki, t) * g_o)
+            if not (pm >= pm_min_deg and gm_db >= gm_min_db):
+                return False
+        return True
 
     # the largest good crossover below which every grid point is good (a
     # resonance can make the margins non-monotone), then bisection
-    grid = np.geomspace(1e-3 / t, min(0.9 * math.pi / t, wi), 48)
+    grid = np.geomspace(1e-3 / t, min(0.9 * math.pi / t, wi, wv_max_rad_s or math.inf), 48)
     if not good(grid[0]):
         raise ValueError("no velocity crossover meets the margins")
     k = 0

@@ -26,11 +26,15 @@ from actuators.tune.verify_velocity import compare_step, velocity_steps
 
 __all__ = ["MECH_STAGES", "MechContext", "mech_prior", "run_mech_stages", "design_velocity", "mech_write_values",
            "torque_scale", "velocity_gains", "verify_velocity", "velocity_ok", "VELOCITY_RISE_TOL",
-           "VELOCITY_OVERSHOOT_TOL"]
+           "VELOCITY_OVERSHOOT_TOL", "VEL_TENDON_FRAC", "velocity_limit", "two_mass"]
 
 MECH_STAGES = ("J", "friction", "cogging")
 VELOCITY_RISE_TOL = 0.25        # measured 10-90 % rise time within 25 % of the design's
 VELOCITY_OVERSHOOT_TOL = 0.10   # measured overshoot within 10 points of the design's
+# tendon boards: the velocity crossover at most this fraction of the load's
+# antiresonance sqrt(k / J_load); above it the rotor's own lobe of the step
+# (the tendon winding up) nears 90 % and the rise time is no longer the loop's
+VEL_TENDON_FRAC = 0.4
 
 FitFn = Callable[[Fit], Fit]
 Say = Callable[[str, str], None]
@@ -172,19 +176,32 @@ def run_mech_stages(link: TuneLink, board: Any, pr: Prior, want: set[str], ident
 
 
 def two_mass(board: Any, ident: dict[str, Any]) -> tuple[float, dz.TwoMass] | None:
-    """For a board with a tendon: (the rotor's J, the load as seen from the
-    motor). The rotor's J is the smaller of the identified split and the
-    board's (the gear loss on the load's inertial torque inflates the
-    identified one; a smaller J gives the gentler gain)."""
+    """For a board with a tendon: (the rotor's J, the load as the motor feels
+    it while it drives it). Everything behind the gearbox is felt through its
+    loss, x 1 / eta while the motor drives (a speed step up, a constant speed):
+    load inertia, tendon stiffness and damping, load damper (motor side, x 1 /
+    N^2, the board's tendon and load). The rotor's J is the identified total
+    less the board's load (``identify_mech.board_split``), the board's when
+    there is none."""
     if board.tendon is None:
         return None
     n2 = board.gearbox.ratio ** 2
+    g = 1.0 / board.gearbox.efficiency
     pp = board.plant_params()
-    j_m = board.motor.j_kgm2
-    if "j_kgm2" in ident and ident["j_kgm2"] > 0:
-        j_m = min(j_m, float(ident["j_kgm2"]))
-    return j_m, dz.TwoMass(pp.load.j_kgm2 / n2, board.tendon.k_nm_per_rad / n2, board.tendon.c_nms_per_rad / n2,
-                           pp.load.b_nms_per_rad / (n2 * board.gearbox.efficiency))
+    j_m = float(ident["j_kgm2"]) if ident.get("j_kgm2", 0.0) > 0 else board.motor.j_kgm2
+    return j_m, dz.TwoMass(g * pp.load.j_kgm2 / n2, g * board.tendon.k_nm_per_rad / n2,
+                           g * board.tendon.c_nms_per_rad / n2, g * pp.load.b_nms_per_rad / n2)
+
+
+def velocity_limit(board: Any) -> float | None:
+    """The largest velocity crossover for a tendon board (rad/s):
+    ``VEL_TENDON_FRAC`` of the load's antiresonance sqrt(k / J_load) (the
+    gearbox's loss scales both alike), so the load moves with the rotor and
+    the tendon stays loaded one way in a step up (the backlash is not
+    crossed); None without a tendon."""
+    if board.tendon is None:
+        return None
+    return VEL_TENDON_FRAC * math.sqrt(board.tendon.k_nm_per_rad / board.plant_params().load.j_kgm2)
 
 
 def _velocity_args(board: Any, ident: dict[str, Any]) -> tuple[float, float, float, dz.TwoMass | None] | None:
@@ -199,8 +216,9 @@ def _velocity_args(board: Any, ident: dict[str, Any]) -> tuple[float, float, flo
     tm = two_mass(board, ident)
     if tm is None:
         return j, b, outer, None
-    j, tendon = tm
-    return j, max(b - tendon.b_load_nms_per_rad, 0.0), outer, tendon
+    j_m, tendon = tm
+    # the rotor's own damping: the total less the load's damper as the motor feels it driving
+    return j_m, max(b - tendon.b_load_nms_per_rad, 0.0), outer, tendon
 
 
 def velocity_model_step(board: Any, ident: dict[str, Any], vd: dz.VelocityDesign,
@@ -226,8 +244,17 @@ def design_velocity(board: Any, ident: dict[str, Any], current_bw_hz: float) -> 
     if args is None:
         return None
     j, b, outer, tendon = args
+    also: tuple[tuple[float, float, dz.TwoMass | None], ...] = ()
+    if tendon is not None:
+        # the margins also hold while the load drives the motor (the gear loss
+        # the other way: x eta^2 on the driving figures) and, in the backlash, on the rotor alone
+        e2 = board.gearbox.efficiency ** 2
+        driven = dz.TwoMass(e2 * tendon.j_load_kgm2, e2 * tendon.k_nm_per_rad, e2 * tendon.c_nms_per_rad,
+                            e2 * tendon.b_load_nms_per_rad)
+        also = ((j, b, driven), (j, b, None))
     return dz.design_velocity_pi(j, b, outer, current_bw_hz, board.gearbox.ratio,
-                                 pll_bw_hz=board.encoder.pll_bandwidth_hz, tendon=tendon)
+                                 pll_bw_hz=board.encoder.pll_bandwidth_hz, tendon=tendon,
+                                 wv_max_rad_s=velocity_limit(board), also=also)
 
 
 def torque_scale(board: Any, ident: dict[str, Any]) -> float:
@@ -269,8 +296,10 @@ def verify_velocity(link: TuneLink, board: Any, pr: Prior, ident: dict[str, Any]
     duration = max(0.02, 12.0 * vd["rise_s"])
     settle = max(0.06, 4.0 * duration)
     # one repeat: settle at v_lo, duration at 2 v_lo, duration at v_lo, then the stop
-    v_lo = min(0.15 * ctx.prior.v_max_m_rad_s, 0.3 * ctx.band.span_m_rad / (settle + 3.0 * duration + 0.1))
-    step = velocity_steps(mv, v_lo, duration, settle_s=settle)
+    down = board.tendon is None
+    v_lo = min(0.15 * ctx.prior.v_max_m_rad_s,
+               0.3 * ctx.band.span_m_rad / (settle + (3.0 if down else 2.0) * duration + 0.1))
+    step = velocity_steps(mv, v_lo, duration, settle_s=settle, down=down)
     cmp = compare_step(step, vd["rise_s"], vd["overshoot"])
     mv.brake()
     return cmp, step

@@ -52,9 +52,11 @@ def _record(mv: Mover, v_out: float, offset_s: float, duration_s: float, sample_
 
 
 def velocity_steps(mv: Mover, v_lo_m_rad_s: float, duration_s: float, sample_s: float = 0.001,
-                   interleave: int = 5, settle_s: float = 0.06) -> dict[str, Any]:
+                   interleave: int = 5, settle_s: float = 0.06, down: bool = True) -> dict[str, Any]:
     """Normalised step response (t_s, y) from interleaved up and down steps
-    v_lo -> 2 v_lo -> v_lo (motor rad/s), both directions."""
+    v_lo -> 2 v_lo -> v_lo (motor rad/s), both directions; ``down`` False:
+    the up steps only (the brake ends each), so the gearbox keeps driving the
+    load one way (no backlash crossed, no back-driven gear loss)."""
     n = mv.band.gear_ratio
     ts: list[float] = []
     ys: list[float] = []
@@ -63,9 +65,10 @@ def velocity_steps(mv: Mover, v_lo_m_rad_s: float, duration_s: float, sample_s: 
     for k in range(interleave):
         sgn = 1.0 if mv.p_m() < mv.band.center_m_rad else -1.0
         lo, hi = sgn * v_lo_m_rad_s / n, 2.0 * sgn * v_lo_m_rad_s / n
-        mv.plan("velocity step", mv.p_m() + sgn * v_lo_m_rad_s * (settle_s + 3.0 * duration_s + 0.1))
+        legs = ((lo, hi), (hi, lo)) if down else ((lo, hi),)
+        mv.plan("velocity step", mv.p_m() + sgn * v_lo_m_rad_s * (settle_s + (3.0 if down else 2.0) * duration_s + 0.1))
         _run(mv, lo, settle_s, sample_s)
-        for a, b in ((lo, hi), (hi, lo)):
+        for a, b in legs:
             for t, v in _record(mv, b, k * sample_s / interleave, duration_s, sample_s):
                 ts.append(t)
                 ys.append((v - a) / (b - a))
