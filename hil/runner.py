@@ -100,6 +100,26 @@ def _come_to_rest(target: Target, node: int) -> str | None:
     return f"node {node} not at rest (|v_out| >= {REST_V_RAD_S} rad/s) after {REST_TIMEOUT_S} s; started anyway"
 
 
+HOME_TOL_RAD = 0.01     # |p_out - home| below this: at home
+
+
+def _go_home(target: Target, node: int, homes: dict[int, float]) -> str | None:
+    """Bring the joint back to where it rested before the campaign's first
+    scenario (a bench is not reset between scenarios: the last one may have
+    left it anywhere in its travel), by the position loop, then to rest; a
+    note if it does not get there. The first call records the home."""
+    p = _hold_p0(target, node)
+    home = homes.setdefault(node, p)
+    if abs(p - home) <= HOME_TOL_RAD:
+        return None
+    for _ in range(int(round(REST_TIMEOUT_S / REST_CHUNK_S))):
+        seg = target.segment(node, "position", {"p_out_ref_rad": home}, REST_CHUNK_S, 0.001)
+        pp, v = seg["p_out_rad"][np.isfinite(seg["p_out_rad"])], seg["v_out_rad_s"][np.isfinite(seg["v_out_rad_s"])]
+        if len(pp) and abs(float(pp[-1]) - home) <= HOME_TOL_RAD and float(np.max(np.abs(v))) < REST_V_RAD_S:
+            return _come_to_rest(target, node)
+    return f"node {node} not back at its home {home:.3f} rad after {REST_TIMEOUT_S} s; started anyway"
+
+
 def _chirp(t: np.ndarray, f0: float, f1: float, dur: float) -> np.ndarray:
     return sps.chirp(t, f0, dur, f1, method="logarithmic")
 
@@ -237,7 +257,11 @@ def _injections_needed(sc: Scenario) -> set[str]:
     return need
 
 
-def run_scenario(target: Target, sc: Scenario, seed: int) -> ScenarioResult:
+def run_scenario(target: Target, sc: Scenario, seed: int,
+                 homes: dict[int, float] | None = None) -> ScenarioResult:
+    """Run one scenario from a known state: reset (``sim``: fresh nodes),
+    enabled, at rest and, with ``homes`` ({node: p_out_rad}, filled by the
+    first scenario of a campaign), back at the campaign's home position."""
     b = target.board
     pr = sc.params
     node, dt, pre, dur = pr["node"], pr["period_s"], pr["pre_s"], pr["duration_s"]
@@ -262,6 +286,10 @@ def run_scenario(target: Target, sc: Scenario, seed: int) -> ScenarioResult:
     rest = _come_to_rest(target, node)
     if rest:
         target.notes.append(rest)
+    elif homes is not None:
+        home = _go_home(target, node, homes)
+        if home:
+            target.notes.append(home)
     if sc.kind in ("current_step", "velocity_step", "position_step"):
         kind, fname, size = {"current_step": ("current", "i_q_ref_a", pr.get("i_q_a")),
                              "velocity_step": ("velocity", "v_out_ref_rad_s", pr.get("v_out_rad_s")),
@@ -430,6 +458,7 @@ def run_campaign(campaign: Campaign, target: Target,
     scenario records where it stopped and the rest are marked not run."""
     results: list[ScenarioResult] = []
     lost: str | None = None
+    homes: dict[int, float] = {}
     for sc in campaign.scenarios:
         if progress:
             progress(sc)
@@ -439,7 +468,7 @@ def run_campaign(campaign: Campaign, target: Target,
             continue
         w0 = time.perf_counter()
         try:
-            r = run_scenario(target, sc, campaign.seed + sc.index)
+            r = run_scenario(target, sc, campaign.seed + sc.index, homes)
         except TargetLost as e:
             _safe_disable(target)
             lost = f"target {target.name} stopped answering in {sc.label}: {e}"
