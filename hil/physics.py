@@ -23,12 +23,13 @@ and of ``actuators/core/mf_muscle.h`` (the muscle law as documented).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-__all__ = ["activation", "backdriven_speed", "damping_from_speed", "load_for_speed", "muscle_equilibrium", "muscle_response",
-           "muscle_torque", "output_damping", "output_inertia", "overtemp_trip_s", "stiffness_band"]
+__all__ = ["activation", "backdriven_speed", "damping_from_speed", "load_for_speed", "muscle_equilibrium", "muscle_law",
+           "muscle_response", "muscle_torque", "output_damping", "output_inertia", "overtemp_trip_s", "stiffness_band"]
 
 def output_inertia(board: Any) -> float:
     """J_load + J_motor N^2, kg m^2 (the motor's inertia seen at the output)."""
@@ -117,23 +118,38 @@ def overtemp_trip_s(board: Any, heat_w: float, temp0_c: float | None = None) -> 
     return 0.5 * (lo + hi)
 
 
+def muscle_law(board: Any) -> Callable[[float, float, float, float], float]:
+    """mf_muscle.h's pair torque as a function tau(p, v, a_flex, a_ext) (N m,
+    + = flexion) of the output angle p (rad), speed v (rad/s) and the two
+    activations, with the board's constants bound once (a hot loop calls it)."""
+    m = board.muscle
+    f_max, l_ref, l_opt, width, k_pe = m.f_max_n, m.l_ref_m, m.l_opt_m, m.width, m.k_pe
+    v_scale, curv, ecc = m.v_max_lopt_s * m.l_opt_m, m.curv, m.ecc
+    r_flex, r_ext = m.moment_arm_m, -m.moment_arm_m
+    lim = board.limits.tau_out_max_nm
+
+    def one(r: float, a: float, p: float, v: float) -> float:
+        lt = (l_ref - r * p) / l_opt
+        vt = max(-r * v / v_scale, -1.0)
+        fl = max(0.0, 1.0 - ((lt - 1.0) / width) ** 2)
+        if vt < 0:
+            fv = (1.0 + vt) / (1.0 - vt / curv)
+        else:
+            fv = ecc - (ecc - 1.0) * (1.0 - vt) / (1.0 + vt * 7.56 / curv)
+        fpe = k_pe * (lt - 1.0) ** 2 if lt > 1.0 else 0.0
+        return r * f_max * (a * fl * max(fv, 0.0) + fpe)
+
+    def tau(p: float, v: float, a_flex: float, a_ext: float) -> float:
+        out = one(r_flex, a_flex, p, v) + one(r_ext, a_ext, p, v)
+        return min(max(out, -lim), lim)
+
+    return tau
+
+
 def muscle_torque(board: Any, p: float, v: float, a_flex: float, a_ext: float) -> float:
     """Pair torque (N m, + = flexion) of mf_muscle.h's Hill-type pair at
     output angle p (rad) and speed v (rad/s), saturated to tau_out_max_nm."""
-    m = board.muscle
-    out = 0.0
-    for r, a in ((m.moment_arm_m, a_flex), (-m.moment_arm_m, a_ext)):
-        lt = (m.l_ref_m - r * p) / m.l_opt_m
-        vt = max(-r * v / (m.v_max_lopt_s * m.l_opt_m), -1.0)
-        fl = max(0.0, 1.0 - ((lt - 1.0) / m.width) ** 2)
-        if vt < 0:
-            fv = (1.0 + vt) / (1.0 - vt / m.curv)
-        else:
-            fv = m.ecc - (m.ecc - 1.0) * (1.0 - vt) / (1.0 + vt * 7.56 / m.curv)
-        fpe = m.k_pe * (lt - 1.0) ** 2 if lt > 1.0 else 0.0
-        out += r * m.f_max_n * (a * fl * max(fv, 0.0) + fpe)
-    lim = board.limits.tau_out_max_nm
-    return min(max(out, -lim), lim)
+    return muscle_law(board)(p, v, a_flex, a_ext)
 
 
 def muscle_equilibrium(board: Any, a_flex: np.ndarray, a_ext: np.ndarray) -> np.ndarray:
@@ -203,11 +219,12 @@ def muscle_response(board: Any, u_flex: np.ndarray, u_ext: np.ndarray, dt: float
     af, ae = float(a0[0]), float(a0[1])
     out = np.empty(len(uf))
     dv = 1e-4
+    pair = muscle_law(board)
 
     def accel(p: float, v: float) -> float:
         x = v / ws
         sig = x * (15 - 10 * x * x + 3 * x ** 4) / 8 if abs(x) < 1 else math.copysign(1.0, x)
-        f = muscle_torque(board, p, v, af, ae) - b1 * v - tc * sig
+        f = pair(p, v, af, ae) - b1 * v - tc * sig
         if not tendon:
             return (f - bl * v / eta) / (j1 + jl)
         acc = (f - bl * v / eta) / (j1 + jl / eta)          # the motor drives the load

@@ -334,12 +334,13 @@ class SimTarget(Target):
                 done = crun(m, dt, 1, False)[0]
             before = periods_done
             periods_done += m
-            bank.t_s = t0 + (periods_done - periods_0) * dt
             if done < m:
-                raise HilError(f"target sim: the plant diverged at t = {t0 + (before + done - periods_0) * dt:.6f} s "
-                               f"(actuators.sim.PlantDivergedError); its state: {bank._bank.plant_state(0)}")
+                bank.t_s = t0 + (before + done - periods_0) * dt
+                raise HilError(f"target sim: the plant diverged at t = {bank.t_s:.6f} s; its state: "
+                               f"{core.plant_state(kidx)}")
             if row >= 0 or periods_done // tick_div != before // tick_div:
                 take(t0 + a * step_s, row, t0 + b * step_s)
+        bank.t_s = t0 + (periods_done - periods_0) * dt      # as SimBank.step would have counted
         lengths = np.diff(np.asarray(bounds))
         node_state = np.repeat(np.asarray(chunk_state, float), lengths)
         obs_faults = np.repeat(np.asarray(chunk_faults, np.int64), lengths)
