@@ -202,9 +202,10 @@ def muscle_response(board: Any, u_flex: np.ndarray, u_ext: np.ndarray, dt: float
     Rigid load: its inertia reflects losslessly, tau_t = b_load v. Series
     tendon (stiff against the pair): the load follows quasi-rigidly and
     tau_t = J_load a + b_load v goes through the efficiency too. Linearly
-    implicit Euler in v (the force-velocity slope makes the pair stiff in
-    v), explicit in p, ``substeps`` per dt (one: about 3e-4 rad from the
-    converged solution on the boards' joints). The sample k is the angle at
+    implicit trapezoid in v (the force-velocity slope makes the pair stiff
+    in v), the acceleration at mid-interval (activations and angle), the
+    trapezoid in p: second order; ``substeps`` per dt (one at 1 ms: within
+    1e-4 rad of solve_ivp on the boards' joints, tests/hil/test_physics.py). The sample k is the angle at
     the start of interval k (as the bench records the reply to command k)."""
     m, mo, g = board.muscle, board.motor, board.gearbox
     n, eta = g.ratio, g.efficiency
@@ -221,7 +222,7 @@ def muscle_response(board: Any, u_flex: np.ndarray, u_ext: np.ndarray, dt: float
     dv = 1e-4
     pair = muscle_law(board)
 
-    def accel(p: float, v: float) -> float:
+    def accel(p: float, v: float, af: float, ae: float) -> float:
         x = v / ws
         sig = x * (15 - 10 * x * x + 3 * x ** 4) / 8 if abs(x) < 1 else math.copysign(1.0, x)
         f = pair(p, v, af, ae) - b1 * v - tc * sig
@@ -238,10 +239,12 @@ def muscle_response(board: Any, u_flex: np.ndarray, u_ext: np.ndarray, dt: float
             h = hs[k]
             e_act, e_deact = math.exp(-h / m.tau_act_s), math.exp(-h / m.tau_deact_s)
         for _ in range(substeps):
-            af = uf[k] + (af - uf[k]) * (e_act if uf[k] > af else e_deact)
-            ae = ue[k] + (ae - ue[k]) * (e_act if ue[k] > ae else e_deact)
-            a0_ = accel(p, v)
-            slope = (accel(p, v + dv) - a0_) / dv          # d a / d v, <= 0
-            v += h * a0_ / (1.0 - h * min(slope, 0.0))
-            p += h * v
+            af1 = uf[k] + (af - uf[k]) * (e_act if uf[k] > af else e_deact)
+            ae1 = ue[k] + (ae - ue[k]) * (e_act if ue[k] > ae else e_deact)
+            am_f, am_e, pm = 0.5 * (af + af1), 0.5 * (ae + ae1), p + 0.5 * h * v   # mid-interval
+            a0_ = accel(pm, v, am_f, am_e)
+            slope = (accel(pm, v + dv, am_f, am_e) - a0_) / dv       # d a / d v, <= 0
+            v_new = v + h * a0_ / (1.0 - 0.5 * h * min(slope, 0.0))   # linearly implicit trapezoid
+            p += 0.5 * h * (v + v_new)
+            v, af, ae = v_new, af1, ae1
     return out
