@@ -57,13 +57,15 @@ class LockstepBus(can.BusABC):
                  loss: LossPolicy | None = None) -> None:
         self._inner = inner
         self._nodes = nodes
+        self.t_base_s = 0.0           # the bench clock when these nodes started (s)
         self._log = log
         self._loss = loss
         super().__init__(channel=getattr(inner, "channel_info", "lockstep"))
 
     def _logged(self, msg: can.Message, rx: bool) -> None:
         if self._log is not None:
-            self._log.add(self._nodes.t_s, msg.arbitration_id, bytes(msg.data), rx, bool(msg.is_fd))
+            self._log.add(self.t_base_s + self._nodes.t_s, msg.arbitration_id, bytes(msg.data), rx,
+                          bool(msg.is_fd))
 
     def send(self, msg: can.Message, timeout: float | None = None) -> None:
         self._logged(msg, rx=False)
@@ -103,6 +105,7 @@ class SimTarget(Target):
         self.cmd_period_s = float(opts.get("cmd_period_s") or 1e-3)
         self._board_run = board          # the board the nodes are built from (hot_start changes it)
         self._seed = 0
+        self._t_base = 0.0                # the bench clock when the present nodes started (s)
         self.frames = FrameLog()
         self.loss = LossPolicy(0)
         self.nodes: SimNodes | None = None
@@ -117,6 +120,7 @@ class SimTarget(Target):
         self._seed = seed
         self._board_run = self.board
         self.frames = FrameLog()
+        self._t_base = 0.0
         self._build()
 
     def _build(self) -> None:
@@ -129,6 +133,7 @@ class SimTarget(Target):
         self.loss = LossPolicy(self._seed)
         self._node_bus = node_bus
         self.bus = LockstepBus(host_inner, self.nodes, self.frames, self.loss)
+        self.bus.t_base_s = self._t_base
         disp = BusDispatcher.of(self.bus)
         self.fd = self.nodes.fd if fd is None else bool(fd)
         self.actuators = {n: Actuator(disp, n, board=self._board_run, fd=self.fd) for n in self.node_ids}
@@ -146,6 +151,7 @@ class SimTarget(Target):
 
     def _teardown(self) -> None:
         if self.nodes is not None:
+            self._t_base += self.nodes.t_s
             self.bus.shutdown()
             self._node_bus.shutdown()
             self.nodes = None
@@ -157,7 +163,9 @@ class SimTarget(Target):
             self.frames.write(Path(path))
 
     def _time(self) -> float:
-        return self.nodes.t_s if self.nodes is not None else 0.0
+        """The bench clock (s): fresh nodes (every reset) start their own
+        clock at 0; the bench's runs on, so logs and records stay monotonic."""
+        return self._t_base + (self.nodes.t_s if self.nodes is not None else 0.0)
 
     def _firmware_version(self) -> str:
         return f"sim (protocol {self.protocol_version})"
@@ -236,7 +244,8 @@ class SimTarget(Target):
         every = max(1, int(round(self.cmd_period_s / step_s)))   # rows per CAN period
         kidx = self.node_ids.index(node)
         rec = empty_record(n)
-        t0 = nodes.t_s
+        t0n = nodes.t_s                   # the nodes' clock (counts their PWM periods)
+        t0 = self._t_base + t0n           # the bench clock: records and frame log
         rec["t_s"][:] = t0 + np.arange(n) * step_s
         idx = np.arange(n)
         if fields is not None:
@@ -264,7 +273,7 @@ class SimTarget(Target):
         bank = nodes._bank                # actuators.sim.SimBank
         crun = core.run                   # its C loop, without SimBank.step's per-call wrapper
         tick_div = max(1, int(core.tick_div(0)))
-        periods_done = periods_0 = int(round(t0 / dt))
+        periods_done = periods_0 = int(round(t0n / dt))
         n_nodes = len(self.node_ids)
         ob = self._obs.setdefault(node, {})
         state_now = STATE_CODES.get(str(ob.get("node_state")), -1)
@@ -335,12 +344,12 @@ class SimTarget(Target):
             before = periods_done
             periods_done += m
             if done < m:
-                bank.t_s = t0 + (before + done - periods_0) * dt
+                bank.t_s = t0n + (before + done - periods_0) * dt
                 raise HilError(f"target sim: the plant diverged at t = {bank.t_s:.6f} s; its state: "
                                f"{core.plant_state(kidx)}")
             if row >= 0 or periods_done // tick_div != before // tick_div:
                 take(t0 + a * step_s, row, t0 + b * step_s)
-        bank.t_s = t0 + (periods_done - periods_0) * dt      # as SimBank.step would have counted
+        bank.t_s = t0n + (periods_done - periods_0) * dt     # as SimBank.step would have counted
         lengths = np.diff(np.asarray(bounds))
         node_state = np.repeat(np.asarray(chunk_state, float), lengths)
         obs_faults = np.repeat(np.asarray(chunk_faults, np.int64), lengths)
