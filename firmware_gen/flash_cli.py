@@ -76,14 +76,17 @@ def command(args: argparse.Namespace) -> int:
         return run_serial(args)
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-    from rich.table import Table
 
     from firmware_gen.errors import BoardFileError, FlashError
     from firmware_gen.flasher import FlashOptions, flash_buses, load_images
 
     err = Console(stderr=True)
+    import logging
+    logging.getLogger("UdsClient").setLevel(logging.CRITICAL)   # timeouts are retried; the summary says why
     try:
         plan = _buses(args)
+        if args.stmin_us is not None and not 0.0 <= args.stmin_us <= 127000.0:
+            raise ValueError(f"--stmin-us {args.stmin_us:g}: 0 to 127000 us (ISO 15765-2 STmin)")
         images = load_images(args.images)
     except (ValueError, FlashError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -134,7 +137,8 @@ def command(args: argparse.Namespace) -> int:
 
             opt = FlashOptions(p2_timeout_s=args.timeout, confirm=not args.no_confirm,
                                allow_downgrade=args.allow_downgrade, dry_run=args.dry_run, pubkey=pubkey,
-                               fd=args.fd, progress=tick, abort=abort)
+                               fd=args.fd, stmin_s=None if args.stmin_us is None else args.stmin_us * 1e-6,
+                               progress=tick, abort=abort)
             try:
                 results = flash_buses(buses, [(n, d) for n, d, _ in images], opt)
             except KeyboardInterrupt:
@@ -152,15 +156,22 @@ def command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([asdict(r) for r in results], indent=2))
         return 0 if ok else 1
-    table = Table(title="myofoc flash" + (" (dry run: nothing changed)" if args.dry_run else ""))
-    # a narrow terminal (or a pipe: 80 columns) folds the bus and the error, never the result
-    for col in ("bus", "node", "result", "slot", "from", "to", "bytes", "s", "retries", "error"):
-        table.add_column(col, overflow="fold", no_wrap=col not in ("bus", "error"))
+    # plain aligned columns, never folded (a pipe or a narrow terminal keeps every
+    # value whole); the bus only when there are several; the reasons of
+    # refusals in full below
+    several = len({r.bus for r in results}) > 1
+    head = (["bus"] if several else []) + ["node", "result", "slot", "from", "to", "bytes", "s", "retries"]
+    rows = [([r.bus] if several else []) +
+            [str(r.node), ("would flash" if r.dry_run else "updated") if r.ok else "REFUSED", r.slot or "-",
+             r.old_version or "-", r.new_version or "-", str(r.image_bytes), f"{r.seconds:.2f}", str(r.retries)]
+            for r in results]
+    width = [max(len(row[k]) for row in [head] + rows) for k in range(len(head))]
+    print("myofoc flash" + (" (dry run: nothing changed)" if args.dry_run else ""))
+    for row in [head] + rows:
+        print("  ".join(v.ljust(w) for v, w in zip(row, width)).rstrip())
     for r in results:
-        table.add_row(r.bus, str(r.node), ("would flash" if r.dry_run else "updated") if r.ok else "REFUSED",
-                      r.slot, r.old_version, r.new_version, str(r.image_bytes), f"{r.seconds:.2f}",
-                      str(r.retries), r.error)
-    Console().print(table)
+        if not r.ok:
+            print(f"REFUSED {r.error}" + (f" [{r.bus}]" if several else ""))
     return 0 if ok else 1
 
 
@@ -205,6 +216,9 @@ def add_parser(sub: Any) -> None:
                    help="do not confirm the new image: the application must (else the next reset rolls back)")
     f.add_argument("--allow-downgrade", action="store_true",
                    help="accept an older version (an image with a lower security counter is always refused)")
+    f.add_argument("--stmin-us", type=float, default=None, metavar="US",
+                   help="at least this gap between the consecutive frames we send, us (default: the node's "
+                        "flow control, 0): for a transport that drops bursts, e.g. 100 on udp_multicast")
     f.add_argument("--timeout", type=float, default=1.0, help="answer timeout per request, s (default: %(default)s)")
     f.add_argument("--json", action="store_true", help="print the per-node results as JSON")
     f.add_argument("--serial", default=None, metavar="PORT",

@@ -16,7 +16,9 @@ For each node (request ID 0x700 | node, response ID 0x780 | node):
    erase the target slot (RoutineControl 0xFF00), RequestDownload (0x34),
    TransferData (0x36) in blocks of the node's maximum length (a block whose
    answer is lost is sent again with the same counter, which the node
-   accepts), RequestTransferExit (0x37), check image (0xFF01: the node
+   accepts, and from then on our consecutive frames go at least
+   ``STMIN_BACKOFF_S`` apart, doubled per loss: a transport that drops
+   bursts stops dropping), RequestTransferExit (0x37), check image (0xFF01: the node
    checks length, CRC, board, counter and signature and makes the image
    pending);
 4. ECUReset (0x11 01); wait until the node answers with the new image on
@@ -33,7 +35,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 import can
@@ -41,7 +43,8 @@ import can
 from firmware_gen.errors import FlashError
 from firmware_gen.image import Image, ImageError, read_image, unpack_version
 
-__all__ = ["CHECK_STATUS", "DID", "FlashOptions", "NodeInfo", "NodeResult", "RID", "connect",
+__all__ = ["CHECK_STATUS", "DID", "FlashOptions", "NodeInfo", "NodeResult", "RID", "STMIN_BACKOFF_MAX_S",
+           "STMIN_BACKOFF_S", "connect",
            "flash_buses", "flash_node", "parse_node_list", "read_node_info", "security_secret", "uds_key"]
 
 DID = {"version": 0xF189, "serial": 0xF18C, "board": 0xFD00, "slots": 0xFD01, "record": 0xFD02,
@@ -55,6 +58,12 @@ CHECK_STATUS = {0: "passed", 1: "bad header (magic, format, size, header CRC, re
 SECRET_BASE = 0x6D796F66   # "myof" (mf_uds.h, actuators/sim_flash.py)
 UDS_REQUEST_FUNCTION, UDS_RESPONSE_FUNCTION = 14, 15
 NO_SLOT = 0xFF
+# A TransferData block whose answer never came was most likely cut by a lost
+# consecutive frame (a transport that drops bursts: udp_multicast, an
+# overloaded adapter). The resend then goes at least this far apart, doubled
+# at each further loss up to STMIN_BACKOFF_MAX_S; a real 1 Mbit/s bus needs
+# about 111 us per 8-byte frame anyway, so the pace costs it little.
+STMIN_BACKOFF_S, STMIN_BACKOFF_MAX_S = 50e-6, 500e-6
 ProgressFn = Callable[[int, str, int, int], None]   # (node, stage, done, total)
 
 
@@ -110,6 +119,8 @@ class FlashOptions:
     dry_run: bool = False            # read the node and pick the image, change nothing
     pubkey: Optional[bytes] = None   # 32 raw bytes: check the signature on the host first
     fd: bool = False                 # ISO-TP in 64-byte CAN FD frames
+    stmin_s: Optional[float] = None  # gap between our consecutive frames, s (None: the node's FC STmin, 0 here)
+    backoff: bool = True             # a lost block: pace our consecutive frames (STMIN_BACKOFF_S, doubled per loss)
     progress: Optional[ProgressFn] = None
     abort: Optional[threading.Event] = None   # set: stop between blocks (FlashError "aborted")
     host_checks: bool = True         # False: send even what the host would refuse (tests of the node's checks)
@@ -192,6 +203,8 @@ class connect:
                   "rx_flowcontrol_timeout": max(100, int(opt.p2_timeout_s * 1000)),
                   "rx_consecutive_frame_timeout": max(100, int(opt.p2_timeout_s * 1000)),
                   "blocking_send": False}
+        if opt.stmin_s is not None:   # pace our consecutive frames (a transport that drops bursts)
+            params["override_receiver_stmin"] = float(opt.stmin_s)
         self.stack = isotp.CanStack(bus, address=addr, params=params)
         self.conn = PythonIsoTpConnection(self.stack, name=f"node{node}")
         config = {"exception_on_negative_response": True, "exception_on_invalid_response": True,
@@ -344,6 +357,14 @@ def _routine(c: connect, rid: int, data: Optional[bytes], step: str) -> int:
     return status[0] if status else 0
 
 
+def _slow_down(c: connect, result: NodeResult) -> None:
+    """Pace our consecutive frames further apart after a lost block (see STMIN_BACKOFF_S)."""
+    now = c.stack.params.override_receiver_stmin or 0.0
+    pace = min(max(2.0 * now, STMIN_BACKOFF_S), STMIN_BACKOFF_MAX_S)
+    c.stack.params.set("override_receiver_stmin", pace)
+    result.extra["stmin_s"] = pace
+
+
 def _transfer(c: connect, data: bytes, block: int, options: FlashOptions, result: NodeResult) -> None:
     from udsoncan.exceptions import NegativeResponseException, TimeoutException
     total = len(data)
@@ -359,6 +380,8 @@ def _transfer(c: connect, data: bytes, block: int, options: FlashOptions, result
                 break
             except TimeoutException:
                 tries += 1   # the request or its answer was lost: send the same block again
+                if options.backoff:
+                    _slow_down(c, result)
             except NegativeResponseException as exc:
                 raise FlashError(f"block {counter}: {_nrc_text(exc)}", c.node, "download") from None
             if tries > options.block_retries:
@@ -392,13 +415,24 @@ def _wait_for_boot(c: connect, target: int, options: FlashOptions) -> NodeInfo:
 def flash_node(bus: can.BusABC, node: int, images: Sequence[Any], options: Optional[FlashOptions] = None,
                bus_name: str = "") -> NodeResult:
     """Flash one node (the steps of the module doc); returns its result or
-    raises FlashError on any refusal or failure."""
-    from udsoncan import DataFormatIdentifier, MemoryLocation
-
+    raises FlashError on any refusal or failure (its ``result`` attribute:
+    the NodeResult so far, e.g. the version the node runs)."""
     opt = options or FlashOptions()
     loaded = load_images(images, strict=opt.host_checks)
     result = NodeResult(node=node, bus=bus_name, dry_run=opt.dry_run)
     t0 = time.monotonic()
+    try:
+        return _flash_node(bus, node, loaded, opt, result, t0)
+    except FlashError as exc:
+        exc.result = result   # type: ignore[attr-defined]  # what was read before the refusal (old_version, slot)
+        result.seconds = time.monotonic() - t0
+        raise
+
+
+def _flash_node(bus: can.BusABC, node: int, loaded: list[tuple[str, bytes, Image]], opt: FlashOptions,
+                result: NodeResult, t0: float) -> NodeResult:
+    from udsoncan import DataFormatIdentifier, MemoryLocation
+
     with connect(bus, node, opt) as c:
         info = _step(node, "connect", lambda: read_node_info(c))
         result.old_version = info.version_text
@@ -463,16 +497,19 @@ def flash_buses(plan: Sequence[tuple[str, can.BusABC, Sequence[int]]], images: S
     lock = threading.Lock()
 
     def run(name: str, bus: can.BusABC, nodes: Sequence[int]) -> None:
+        bus_opt = opt
         for n in nodes:
             t0 = time.monotonic()
             try:
-                r = flash_node(bus, n, [(nm, d) for nm, d, _ in loaded], opt, bus_name=name)
+                r = flash_node(bus, n, [(nm, d) for nm, d, _ in loaded], bus_opt, bus_name=name)
             except FlashError as exc:
-                r = NodeResult(node=n, bus=name, ok=False, error=str(exc), step=exc.step,
-                               seconds=time.monotonic() - t0, dry_run=opt.dry_run)
+                r = getattr(exc, "result", None) or NodeResult(node=n, bus=name, dry_run=opt.dry_run)
+                r.ok, r.error, r.step, r.seconds = False, str(exc), exc.step, time.monotonic() - t0
             except Exception as exc:  # noqa: BLE001 - one node's surprise must not stop the others
                 r = NodeResult(node=n, bus=name, ok=False, error=f"{type(exc).__name__}: {exc}",
                                seconds=time.monotonic() - t0, dry_run=opt.dry_run)
+            if "stmin_s" in r.extra:   # this bus lost frames: the next nodes start at the pace it needed
+                bus_opt = replace(bus_opt, stmin_s=r.extra["stmin_s"])
             with lock:
                 results.append(r)
 

@@ -61,13 +61,17 @@ def image_pair(board: Board, keys: Keys, version: str, counter: int, **kw: Any) 
 
 class ChaosBus(can.BusABC):
     """The nodes' side of the bus with chaos: drops frames in both
-    directions with probability ``loss`` and calls ``on_uds(n)`` for every
-    UDS request frame received (n counts them)."""
+    directions with probability ``loss``; drops a UDS request frame sent
+    less than ``min_gap_s`` after the previous one (a transport that loses
+    bursts, as udp_multicast does above ~50k frames/s); calls ``on_uds(n)``
+    for every UDS request frame received (n counts them)."""
 
     def __init__(self, inner: can.BusABC, seed: int = 0) -> None:
         self.inner = inner
         self.rng = random.Random(seed)
         self.loss = 0.0
+        self.min_gap_s = 0.0
+        self._last_uds_s: Optional[float] = None
         self.dropped = 0
         self.uds_frames = 0
         self.on_uds: Optional[Callable[[int], None]] = None
@@ -89,6 +93,11 @@ class ChaosBus(can.BusABC):
                 timeout = 0.0
                 continue
             if (msg.arbitration_id >> 7) == 14:
+                last, self._last_uds_s = self._last_uds_s, msg.timestamp
+                if self.min_gap_s and last is not None and msg.timestamp - last < self.min_gap_s:
+                    self.dropped += 1
+                    timeout = 0.0
+                    continue
                 self.uds_frames += 1
                 if self.on_uds is not None:
                     self.on_uds(self.uds_frames)

@@ -117,7 +117,7 @@ def _bad_images(board, keys):
         "wrongly signed": ([("x-b", make_image(board, keys, 1, "1.1.0", 2, key="other"))], "signature",
                            "signature does not verify"),
         "wrong board": ([("x-b", make_image(board, keys, 1, "1.1.0", 2, board_id=0x0301))],
-                        "another board" if False else "board 0x0301", "another board"),
+                        "board 0x0301", "another board"),
         "older": ([("x-b", make_image(board, keys, 1, "0.9.0", 0))], "security counter 0 below",
                   "security counter below"),
     }

@@ -67,3 +67,5 @@ def test_bad_usage_exits_2():
     assert r.returncode == 2 and "--node" in r.stderr
     r = _flash("x.mfw", "--nodes", "5-3", "--interface", "virtual")
     assert r.returncode == 2
+    r = _flash("x.mfw", "--node", "1", "--interface", "virtual", "--stmin-us", "-5")
+    assert r.returncode == 2 and "--stmin-us" in r.stderr
