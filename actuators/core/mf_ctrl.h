@@ -8,6 +8,14 @@
  * A latched fault or an idle mode gives the safe-state output in the same
  * step. Output-side quantities are motor-side ones divided by gear_ratio.
  *
+ * Per period the step computes what the current loop needs: theta_e (its
+ * sin/cos from the table, mf_sincos_e_inline), omega_e, currents, bus
+ * voltage, duties. The outer-rate outputs (est.theta_m, est.omega_m,
+ * est.pll_pos_counts, p_out, v_out, tau_out_est) are brought up to date at
+ * the start of each outer-loop run, where they are used, and by
+ * mf_ctrl_refresh_outputs() for any reader between runs (the app's state
+ * reply and parameter reads, the bindings, the simulator's recorder).
+ *
  * Protections (mf_protect.h): the fast part runs every step; the slow part
  * (I2t, temperature derating and trip, encoder stuck, non-finite
  * temperatures) runs on the first step after init and then on every
