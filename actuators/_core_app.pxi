@@ -81,7 +81,7 @@ cdef extern from "mf_app.h":
     void mf_app_tick(mf_app_t *a, float dt_s) nogil
     uint32_t mf_app_isr(mf_app_t *a, const mf_ctrl_sense_t *inp, mf_ctrl_pwm_t *out) nogil
     bint mf_app_tx_pop(mf_app_t *a, mf_app_frame_t *out) nogil
-    uint8_t mf_app_param_read(const mf_app_t *a, uint16_t index, float *value) nogil
+    uint8_t mf_app_param_read(mf_app_t *a, uint16_t index, float *value) nogil
     uint8_t mf_app_param_write(mf_app_t *a, uint16_t index, float value) nogil
     int mf_app_params_save(const mf_app_t *a, uint8_t *page, size_t len) nogil
     int mf_app_params_load(mf_app_t *a, const uint8_t *page, size_t len) nogil
@@ -363,6 +363,7 @@ cdef class App:
     def signals(self) -> dict:
         """The controller's last-period signals (as Controller.signals())."""
         cdef mf_ctrl_t *s = &self.a.ctrl
+        mf_ctrl_refresh_outputs(s, &self.a.ctrl_cfg)
         return {
             "i_abc": (s.i_abc[0], s.i_abc[1], s.i_abc[2]),
             "i_d": s.i_d, "i_q": s.i_q, "i_d_ref": s.i_d_ref, "i_q_ref": s.i_q_ref,

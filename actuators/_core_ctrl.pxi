@@ -117,6 +117,7 @@ cdef extern from "mf_ctrl.h":
                           mf_ctrl_pwm_t *out) nogil
     uint32_t mf_ctrl_clear_faults(mf_ctrl_t *s, const mf_ctrl_config_t *c) nogil
     void mf_ctrl_estop(mf_ctrl_t *s) nogil
+    void mf_ctrl_refresh_outputs(mf_ctrl_t *s, const mf_ctrl_config_t *c) nogil
     uint32_t mf_ctrl_run(mf_ctrl_t *s, const mf_ctrl_config_t *c, const mf_ctrl_sense_t *inp,
                          mf_ctrl_pwm_t *out, uint32_t n) nogil
     enum:
@@ -415,6 +416,7 @@ cdef class Controller:
 
     def signals(self) -> dict:
         """The last step's signals (SI; p/v/tau on the output side)."""
+        mf_ctrl_refresh_outputs(&self.s, &self.c)
         return {
             "i_abc": (self.s.i_abc[0], self.s.i_abc[1], self.s.i_abc[2]),
             "i_d": self.s.i_d, "i_q": self.s.i_q,

@@ -7,6 +7,7 @@ cdef extern from "mf_math.h":
     float mf_sinf(float x) nogil
     float mf_cosf(float x) nogil
     void mf_sincosf(float x, float *sin_p, float *cos_p) nogil
+    void mf_sincos_e(float x, float *sin_p, float *cos_p) nogil
     float mf_atan2f(float y, float x) nogil
     float mf_wrap_pif(float x) nogil
     float mf_wrap_2pif(float x) nogil
@@ -60,6 +61,23 @@ def sincos(x):
     return s_out.reshape(shape), c_out.reshape(shape)
 
 
+def sincos_e(theta_e):
+    """(sin, cos) of an electrical angle theta_e in [0, 2 pi] rad by the
+    current loop's table (mf_sincos_e; outside that range the polynomial of
+    sincos). Returns two float32 arrays."""
+    shape, (xf,) = _mf_f32_flat(theta_e)
+    cdef Py_ssize_t i, n = xf.shape[0]
+    s_out = np.empty(n, dtype=np.float32)
+    c_out = np.empty(n, dtype=np.float32)
+    cdef const float[::1] xv = xf
+    cdef float[::1] sv = s_out
+    cdef float[::1] cv = c_out
+    with nogil:
+        for i in range(n):
+            mf_sincos_e(xv[i], &sv[i], &cv[i])
+    return s_out.reshape(shape), c_out.reshape(shape)
+
+
 def atan2(y, x):
     """atan2(y, x) in [-pi, pi] rad by the core's mf_atan2f (atan2(0, 0) = 0). Returns float32."""
     shape, (yf, xf) = _mf_f32_flat(y, x)
@@ -100,4 +118,4 @@ def wrap_2pi(x):
     return out.reshape(shape)
 
 
-__all__ += ["atan2", "cos", "sin", "sincos", "wrap_2pi", "wrap_pi"]
+__all__ += ["atan2", "cos", "sin", "sincos", "sincos_e", "wrap_2pi", "wrap_pi"]

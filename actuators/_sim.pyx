@@ -133,7 +133,7 @@ cdef extern from "mf_app.h":
     int mf_app_on_frame(mf_app_t *a, uint32_t can_id, const uint8_t *data, uint8_t len, bint fd) nogil
     void mf_app_tick(mf_app_t *a, float dt_s) nogil
     bint mf_app_tx_pop(mf_app_t *a, mf_app_frame_t *out) nogil
-    uint8_t mf_app_param_read(const mf_app_t *a, uint16_t index, float *value) nogil
+    uint8_t mf_app_param_read(mf_app_t *a, uint16_t index, float *value) nogil
     uint8_t mf_app_param_write(mf_app_t *a, uint16_t index, float value) nogil
     int mf_app_params_save(const mf_app_t *a, uint8_t *page, size_t len) nogil
     int mf_app_params_load(mf_app_t *a, const uint8_t *page, size_t len) nogil

@@ -164,7 +164,7 @@ class PilNode:
         sym = self.image.sym
         self._fn = {n: sym(n) for n in ("pil_init", "pil_isr", "pil_tick", "pil_on_frame",
                                         "pil_tx_pop", "pil_command", "pil_clear_faults",
-                                        "pil_estop")}
+                                        "pil_estop", "pil_refresh")}
         self.a_app, self.a_cfg = sym("pil_app"), sym("pil_cfg")
         self.a_io = sym("pil_io")
         self.a_cmd, self.a_frame = sym("pil_cmd_buf"), sym("pil_frame")
@@ -344,6 +344,7 @@ class PilNode:
 
     def signals(self) -> dict[str, Any]:
         """The controller's last-period signals (names as actuators.core.App.signals)."""
+        self.call("pil_refresh", result=False)
         b, lay = self._ctrl_bytes(), self.layout
 
         def f(name: str, k: int = 0) -> float:
@@ -473,6 +474,7 @@ class PilActuator:
                 from actuators.plant import PlantDivergedError
                 raise PlantDivergedError(self.steps, self.t_s + dt, plant.get_state())
             if record:
+                node.call("pil_refresh", result=False)   # after the count: not part of the ISR
                 b = node._ctrl_bytes()
                 rec_core[k] = [struct.unpack_from("<f", b, o)[0] for o in offs]
                 rec_duty[k] = applied

@@ -179,6 +179,7 @@ static void mf_app_send_state(mf_app_t *a, bool fd, bool refused)
     struct myofoc_can_state_reply_t r;
     const mf_mit_ranges_t *g = &a->par.ranges;
     uint8_t buf[MYOFOC_CAN_STATE_REPLY_LENGTH];
+    mf_ctrl_refresh_outputs(&a->ctrl, &a->ctrl_cfg);
     r.p_out_raw = mf_app_quant(a->ctrl.p_out, g->p_min_rad, g->p_max_rad, a->p_to_raw, (uint16_t)MF_RAW16_FULL);
     r.v_out_raw = mf_app_quant(a->ctrl.v_out, g->v_min_rad_s, g->v_max_rad_s, a->v_to_raw, (uint16_t)MF_RAW12_FULL);
     r.tau_out_raw =
@@ -266,7 +267,7 @@ int mf_app_init(mf_app_t *a, const mf_app_config_t *cfg)
 
 /* ---- parameters ------------------------------------------------------ */
 
-uint8_t mf_app_param_read(const mf_app_t *a, uint16_t index, float *value)
+uint8_t mf_app_param_read(mf_app_t *a, uint16_t index, float *value)
 {
     const mf_param_desc_t *d = mf_params_find(index);
     if (a == NULL || value == NULL) {
@@ -279,6 +280,7 @@ uint8_t mf_app_param_read(const mf_app_t *a, uint16_t index, float *value)
     if (d->where == (uint8_t)MF_PARAM_IN_INJECT) {
         (void)mf_params_get_at(d, &a->inject_cfg, value);
     } else if (d->where == (uint8_t)MF_PARAM_IN_STATE) {
+        mf_ctrl_refresh_outputs(&a->ctrl, &a->ctrl_cfg);
         (void)mf_params_get_at(d, &a->ctrl, value);
     } else {
         (void)mf_params_get(d, &a->ctrl_cfg, &a->par, value);

@@ -198,10 +198,12 @@ uint32_t mf_app_isr(mf_app_t *a, const mf_ctrl_sense_t *in, mf_ctrl_pwm_t *out);
 /* Take the oldest queued frame; false when the queue is empty. */
 bool mf_app_tx_pop(mf_app_t *a, mf_app_frame_t *out);
 
-/* Local parameter access (what ParamRequest does, without frames). Return a
+/* Local parameter access (what ParamRequest does, without frames; a read
+ * of a state.* value first brings the outer-rate outputs up to date,
+ * mf_ctrl_refresh_outputs). Return a
  * ParamReply status (MYOFOC_CAN_PARAM_REPLY_PARAM_STATUS_*_CHOICE values:
  * 0 OK, 1 UNKNOWN_INDEX, 2 READ_ONLY, 3 OUT_OF_RANGE, 4 WRONG_STATE). */
-uint8_t mf_app_param_read(const mf_app_t *a, uint16_t index, float *value);
+uint8_t mf_app_param_read(mf_app_t *a, uint16_t index, float *value);
 uint8_t mf_app_param_write(mf_app_t *a, uint16_t index, float value);
 /* Page image of the persistent parameters: bytes written, MF_ERANGE when
  * len < the image, MF_ENULL. */

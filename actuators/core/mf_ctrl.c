@@ -127,6 +127,8 @@ static void mf_ctrl_derive(mf_ctrl_t *s, const mf_ctrl_config_t *c)
     s->inv_kt_gear = s->inv_gear / s->kt_nm_a;
     s->dead_frac = c->dead_time_s / c->pwm_period_s;
     s->dead_k = (c->deadtime_i_band_a >= MF_FOC_FLT_MIN_NORMAL) ? s->dead_frac / c->deadtime_i_band_a : 0.0f;
+    /* margin 1e-4 for the rounding of the spread and the duties */
+    s->reach_max = 1.0f - 2.0f * s->dead_frac - 1.0e-4f;
     s->dt_outer_s = c->pwm_period_s * (float)c->outer_div;
     (void)mf_estimator_pll_gains(&s->est, c->pwm_period_s, &a, &bd);
     s->pll_1ma = 1.0f - a;
@@ -275,6 +277,17 @@ static float mf_ctrl_cogging(const mf_ctrl_t *s, const mf_ctrl_config_t *c, uint
            (s3 * s->cog_c[2] + c3 * s->cog_s[2]);
 }
 
+void mf_ctrl_refresh_outputs(mf_ctrl_t *s, const mf_ctrl_config_t *c)
+{
+    if (!s->config_ok) {
+        return;
+    }
+    mf_estimator_finish_inline(&s->est, &c->estimator);
+    s->p_out = s->est.theta_m * s->inv_gear;
+    s->v_out = s->est.omega_m * s->inv_gear;
+    s->tau_out_est = s->kt_nm_a * s->i_q * c->gear_ratio;
+}
+
 /* Outer loop: output-side torque demand for the active mode, N m; also the
  * cogging feed-forward current. */
 static float mf_ctrl_outer(mf_ctrl_t *s, const mf_ctrl_config_t *c)
@@ -282,6 +295,7 @@ static float mf_ctrl_outer(mf_ctrl_t *s, const mf_ctrl_config_t *c)
     const mf_ctrl_cmd_t *m = &s->cmd;
     const float tau_max = c->tau_out_max_nm;
     const float dt = s->dt_outer_s;
+    mf_ctrl_refresh_outputs(s, c);
     if (c->cogging.cog_n_per_rev != 0u) {
         uint32_t cpr = c->estimator.counts_per_rev;
         uint32_t count = s->est.last_count;
@@ -358,23 +372,15 @@ static inline uint32_t mf_ctrl_protect_fast(mf_ctrl_t *s, const mf_ctrl_config_t
     return p->faults;
 }
 
-/* Duty with the dead-time compensation, clamped to [0, 1]: duty + sign(i)
- * dead_frac, ramped over |i| < deadtime_i_band_a (slope dead_k) or a hard
- * sign (dead_k = 0). */
-static inline float mf_ctrl_deadtime(float duty, float i, float df, float kb)
-{
-    float x = (kb > 0.0f) ? mf_satf(i * kb, -df, df) : mf_signf(i) * df;
-    return mf_minf(mf_maxf(duty + x, 0.0f), 1.0f);
-}
-
 /* Inverse Park at the angle advanced by delta (rotate by delta with a
  * 3rd-order small-angle sin/cos, |delta| <= 0.5), SVPWM by min-max
- * injection, dead-time compensation, one clamp to [0, 1]; duties into out
- * and s->pwm. */
+ * injection, dead-time compensation, a clamp to [0, 1] only when the
+ * duties' spread leaves no room for the compensation; duties into out and
+ * s->pwm. */
 static inline void mf_ctrl_modulate(mf_ctrl_t *s, float v_d, float v_q, float sin_e, float cos_e, float delta,
                                     float v_bus, float i_a, float i_b, float i_c, mf_ctrl_pwm_t *out)
 {
-    float v_alpha, v_beta, v[3], d_a, d_b, d_c;
+    float v_alpha, v_beta, v[3], d_a, d_b, d_c, reach;
     {
         float d2 = delta * delta;
         float sd = delta * (1.0f - d2 * (1.0f / 6.0f));
@@ -389,6 +395,7 @@ static inline void mf_ctrl_modulate(mf_ctrl_t *s, float v_d, float v_q, float si
         d_a = 0.5f;
         d_b = 0.5f;
         d_c = 0.5f;
+        reach = 0.0f;
     } else {
         float inv = 1.0f / v_bus;
         float spread = mf_foc_centred_phases(v_alpha, v_beta, v);
@@ -398,14 +405,22 @@ static inline void mf_ctrl_modulate(mf_ctrl_t *s, float v_d, float v_q, float si
         d_a = 0.5f + v[0] * inv;
         d_b = 0.5f + v[1] * inv;
         d_c = 0.5f + v[2] * inv;
+        reach = spread * inv; /* the duties lie in 0.5 +- reach / 2 */
     }
-    if (s->dead_frac > 0.0f) {
+    if (s->dead_frac > 0.0f) { /* + sign(i) dead_frac, ramped over |i| < band (slope dead_k) */
         const float df = s->dead_frac;
         const float kb = s->dead_k;
-        d_a = mf_ctrl_deadtime(d_a, i_a, df, kb);
-        d_b = mf_ctrl_deadtime(d_b, i_b, df, kb);
-        d_c = mf_ctrl_deadtime(d_c, i_c, df, kb);
-    } else {
+        if (kb > 0.0f) {
+            d_a += mf_satf(i_a * kb, -df, df);
+            d_b += mf_satf(i_b * kb, -df, df);
+            d_c += mf_satf(i_c * kb, -df, df);
+        } else {
+            d_a += mf_signf(i_a) * df;
+            d_b += mf_signf(i_b) * df;
+            d_c += mf_signf(i_c) * df;
+        }
+    }
+    if (!(reach <= s->reach_max)) { /* only then can a duty leave [0, 1] */
         d_a = mf_minf(mf_maxf(d_a, 0.0f), 1.0f);
         d_b = mf_minf(mf_maxf(d_b, 0.0f), 1.0f);
         d_c = mf_minf(mf_maxf(d_c, 0.0f), 1.0f);
@@ -469,9 +484,7 @@ uint32_t mf_ctrl_step(mf_ctrl_t *s, const mf_ctrl_config_t *c, const mf_ctrl_sen
     mf_estimator_update_fixed_inline(&s->est, &c->estimator, in->enc_count, c->pwm_period_s, s->pll_1ma,
                                      s->pll_bd);
     omega_e = s->est.omega_e;
-    s->p_out = s->est.theta_m * s->inv_gear;
-    s->v_out = s->est.omega_m * s->inv_gear;
-    mf_sincosf_pos_inline(s->est.theta_e, &sin_e, &cos_e);
+    mf_sincos_e_inline(s->est.theta_e, &sin_e, &cos_e);
 
     /* ADC -> phase currents and bus voltage (finite: integer counts times
      * bounded gains) -> dq currents */
@@ -498,7 +511,6 @@ uint32_t mf_ctrl_step(mf_ctrl_t *s, const mf_ctrl_config_t *c, const mf_ctrl_sen
     s->v_bus = v_bus;
     s->temp_motor_c = in->temp_motor_c;
     s->temp_fet_c = in->temp_fet_c;
-    s->tau_out_est = s->kt_nm_a * i_q * c->gear_ratio;
 
     /* protections, before any output is computed: the fast part every
      * period, the slow part every outer_div-th period (over outer_div

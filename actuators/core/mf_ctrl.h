@@ -8,6 +8,14 @@
  * A latched fault or an idle mode gives the safe-state output in the same
  * step. Output-side quantities are motor-side ones divided by gear_ratio.
  *
+ * Per period the step computes what the current loop needs: theta_e (its
+ * sin/cos from the table, mf_sincos_e_inline), omega_e, currents, bus
+ * voltage, duties. The outer-rate outputs (est.theta_m, est.omega_m,
+ * est.pll_pos_counts, p_out, v_out, tau_out_est) are brought up to date at
+ * the start of each outer-loop run, where they are used, and by
+ * mf_ctrl_refresh_outputs() for any reader between runs (the app's state
+ * reply and parameter reads, the bindings, the simulator's recorder).
+ *
  * Protections (mf_protect.h): the fast part runs every step; the slow part
  * (I2t, temperature derating and trip, encoder stuck, non-finite
  * temperatures) runs on the first step after init and then on every
@@ -159,6 +167,7 @@ typedef struct {
     float inv_gear;             /* 1 / gear_ratio */
     float dead_frac;            /* dead_time / pwm_period */
     float dead_k;               /* dead_frac / deadtime_i_band_a, 1/A (0: hard sign) */
+    float reach_max;            /* duty spread below which the compensated duties stay in [0, 1] */
     float dt_outer_s;           /* pwm_period_s * outer_div, s */
     float pll_1ma;              /* 1 - kp dt of the PLL at pwm_period_s */
     float pll_bd;               /* ki dt of the PLL at pwm_period_s, 1/s */
@@ -189,10 +198,10 @@ typedef struct {
     float v_bus;                /* V */
     float temp_motor_c;         /* degC, last sensed */
     float temp_fet_c;           /* degC, last sensed */
-    float p_out;                /* rad, output side */
-    float v_out;                /* rad/s, output side */
+    float p_out;                /* rad, output side (outer rate: mf_ctrl_refresh_outputs) */
+    float v_out;                /* rad/s, output side (outer rate) */
     float tau_out_ref;          /* N m, output side (outer-loop demand) */
-    float tau_out_est;          /* N m, output side, from i_q */
+    float tau_out_est;          /* N m, output side, from i_q (outer rate) */
     float i_q_cog;              /* A, cogging feed-forward in i_q_ref (torque modes) */
     mf_ctrl_pwm_t pwm;
 } mf_ctrl_t;
@@ -214,6 +223,13 @@ int mf_ctrl_command(mf_ctrl_t *s, const mf_ctrl_config_t *c, const mf_ctrl_cmd_t
 /* One current-loop period. Returns the latched fault bits (0 = healthy). */
 uint32_t mf_ctrl_step(mf_ctrl_t *s, const mf_ctrl_config_t *c,
                       const mf_ctrl_sense_t *in, mf_ctrl_pwm_t *out);
+/* Bring the outer-rate outputs up to the last step: est.theta_m,
+ * est.omega_m, est.pll_pos_counts, p_out, v_out, tau_out_est. The step
+ * computes them only where it uses them (at the start of each outer-loop
+ * run); a reader (telemetry, parameter reads, the simulator's recorder)
+ * calls this first. A pure function of the state: calling it any number of
+ * times changes nothing else. No effect before a valid init. */
+void mf_ctrl_refresh_outputs(mf_ctrl_t *s, const mf_ctrl_config_t *c);
 /* Try to clear latched faults; returns the bits that remain. A fault always
  * drops the command to MF_MODE_IDLE, so clearing never restarts motion. */
 uint32_t mf_ctrl_clear_faults(mf_ctrl_t *s, const mf_ctrl_config_t *c);

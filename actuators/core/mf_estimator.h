@@ -74,6 +74,7 @@ typedef struct {
     float omega_m;             /* mechanical speed, rad/s */
     float omega_e;             /* electrical speed, rad/s */
     int32_t last_delta_counts; /* wrapped directed count change of the last update, counts */
+    uint32_t last_y;           /* directed count of the last update, [0, counts_per_rev) */
 } mf_estimator_t;
 
 /* MF_OK, MF_ENULL or MF_EINVAL (a field outside the ranges above). */
@@ -258,21 +259,14 @@ static inline bool mf_est_track(mf_estimator_t *s, const mf_estimator_config_t *
     }
 }
 
-/* The outputs of an update from the directed count y (after the PLL). */
-static inline void mf_est_outputs(mf_estimator_t *s, const mf_estimator_config_t *c, uint32_t cpr,
-                                  uint32_t y)
+/* The per-period outputs of an update from the directed count y (after the
+ * PLL): theta_e and omega_e (what the current loop needs), and y kept. */
+static inline void mf_est_outputs_fast(mf_estimator_t *s, const mf_estimator_config_t *c, uint32_t cpr,
+                                       uint32_t y)
 {
-    const float cpr_f = (float)cpr;
     uint32_t e_count;
-    float p = (float)y - s->pll_lag_counts;
-    if (!(p >= 0.0f && p < cpr_f)) {
-        float w = p;
-        p = mf_est_wrap_counts(&w, 0.0f, cpr_f, s) ? w : (float)y;
-    }
-    s->pll_pos_counts = p;
-    s->omega_m = s->pll_vel_counts_s * s->rad_per_count;
-    s->omega_e = s->omega_m * (float)c->pole_pairs;
-    s->theta_m = (float)s->turns * MF_2PI_F + (float)y * s->rad_per_count;
+    s->last_y = y;
+    s->omega_e = (s->pll_vel_counts_s * s->rad_per_count) * (float)c->pole_pairs;
     /* (y * pp) mod cpr; y * pp < cpr * pp < 2^32. A power-of-two cpr (the
      * usual encoder) needs no division. */
     e_count = y * c->pole_pairs;
@@ -280,9 +274,42 @@ static inline void mf_est_outputs(mf_estimator_t *s, const mf_estimator_config_t
     s->theta_e = mf_est_wrap_theta_e((float)e_count * s->rad_per_count - s->offset_e_rad);
 }
 
+/* The other outputs (PLL position, theta_m, omega_m) from the state the
+ * last update left: a pure function of it, so it may run any time after
+ * the update and as often as wanted with the same result. */
+static inline void mf_est_outputs_slow(mf_estimator_t *s, uint32_t cpr)
+{
+    const float cpr_f = (float)cpr;
+    const uint32_t y = s->last_y;
+    float p = (float)y - s->pll_lag_counts;
+    if (!(p >= 0.0f && p < cpr_f)) {
+        float w = p;
+        p = mf_est_wrap_counts(&w, 0.0f, cpr_f, s) ? w : (float)y;
+    }
+    s->pll_pos_counts = p;
+    s->omega_m = s->pll_vel_counts_s * s->rad_per_count;
+    s->theta_m = (float)s->turns * MF_2PI_F + (float)y * s->rad_per_count;
+}
+
+/* All the outputs of an update from the directed count y (after the PLL). */
+static inline void mf_est_outputs(mf_estimator_t *s, const mf_estimator_config_t *c, uint32_t cpr,
+                                  uint32_t y)
+{
+    mf_est_outputs_fast(s, c, cpr, y);
+    mf_est_outputs_slow(s, cpr);
+}
+
+/* The outputs mf_estimator_update_fixed_inline() leaves for later (PLL
+ * position, theta_m, omega_m): bring them up to the last update. */
+static inline void mf_estimator_finish_inline(mf_estimator_t *s, const mf_estimator_config_t *c)
+{
+    mf_est_outputs_slow(s, c->counts_per_rev);
+}
+
 /* One update with fixed PLL gains (mf_estimator_pll_gains for dt_s,
  * one_minus_a = 1 - a): what mf_estimator_update() does for a valid dt_s,
- * without its checks. s must have been initialised with c (init returned
+ * without its checks, and with only theta_e and omega_e among the outputs:
+ * mf_estimator_finish_inline() gives the others. s must have been initialised with c (init returned
  * MF_OK). The current loop (mf_ctrl_step) derives the gains once at init. */
 static inline void mf_estimator_update_fixed_inline(mf_estimator_t *s, const mf_estimator_config_t *c,
                                                     uint32_t count, float dt_s, float one_minus_a,
@@ -293,7 +320,7 @@ static inline void mf_estimator_update_fixed_inline(mf_estimator_t *s, const mf_
     if (mf_est_track(s, c, cpr, count, &y)) {
         mf_est_pll(s, (float)cpr, s->last_delta_counts, dt_s, one_minus_a, bd);
     }
-    mf_est_outputs(s, c, cpr, y);
+    mf_est_outputs_fast(s, c, cpr, y);
 }
 
 static inline void mf_estimator_update_inline(mf_estimator_t *s, const mf_estimator_config_t *c,

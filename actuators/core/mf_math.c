@@ -16,6 +16,15 @@ void mf_sincosf(float x, float *sin_p, float *cos_p)
     mf_sincosf_inline(x, sin_p, cos_p);
 }
 
+void mf_sincos_e(float x, float *sin_p, float *cos_p)
+{
+    if (x >= 0.0f && x <= MF_2PI_F) {
+        mf_sincos_e_inline(x, sin_p, cos_p);
+    } else { /* outside the table's domain (or NaN): the polynomial */
+        mf_sincosf_inline(x, sin_p, cos_p);
+    }
+}
+
 float mf_sinf(float x)
 {
     float s, c;

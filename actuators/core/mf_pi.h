@@ -59,6 +59,13 @@ static inline float mf_pi_body_inline(mf_pi_t *s, const mf_pi_config_t *c, float
     i_new = s->integral + di;
     u = ff + p + i_new;
 
+    if (u < out_max && u > out_min) { /* strictly inside (the common case): u, i_new finite */
+        s->integral = i_new;
+        s->p_term = p;
+        s->out = u;
+        s->saturated = false;
+        return u;
+    }
     if (u > out_max) {
         if (di > 0.0f) { /* conditional integration */
             i_new = s->integral;
@@ -75,7 +82,7 @@ static inline float mf_pi_body_inline(mf_pi_t *s, const mf_pi_config_t *c, float
         i_new = mf_maxf(i_new, out_min - ff - mf_maxf(p, 0.0f));
         out = out_min;
         sat = true;
-    } else if (u == u) {
+    } else if (u == u) { /* on a limit, or infinite within infinite limits */
         out = u;
         sat = false;
     } else { /* NaN from inf - inf (overflowing gains * err): hold at ff */

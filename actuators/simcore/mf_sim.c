@@ -58,9 +58,10 @@ void mf_sim_estop(mf_sim_node_t *n)
     }
 }
 
-static void mf_sim_record(const mf_sim_node_t *n, const mf_ctrl_pwm_t *applied, mf_sim_sample_t *r)
+static void mf_sim_record(mf_sim_node_t *n, const mf_ctrl_pwm_t *applied, mf_sim_sample_t *r)
 {
     const mf_ctrl_t *c = &n->app.ctrl;
+    mf_ctrl_refresh_outputs(&n->app.ctrl, &n->app.ctrl_cfg);
     const mf_plant_t *p = &n->plant;
     r->t_s = p->t_s;
     r->i_d = c->i_d;

@@ -142,3 +142,45 @@ def test_broadcast_and_dtype() -> None:
     assert core.cos([]).shape == (0,)
     strided = np.linspace(0.0, 10.0, 20, dtype=F32)[::3]
     np.testing.assert_allclose(core.sin(strided), np.sin(strided.astype(np.float64)), atol=SIN_COS_TOL)
+
+
+SINCOS_E_TOL = 2e-7  # the current loop's table sin/cos on [0, 2 pi] (mf_math.h)
+
+
+def test_sincos_e_table_error_on_a_turn() -> None:
+    """Every float32 region of [0, 2 pi]: random points, the table's knots
+    and their float32 neighbours, and both ends."""
+    rng = np.random.default_rng(3)
+    knots = (np.arange(1025) * (TWO_PI / 1024)).astype(F32)
+    x = np.concatenate([rng.uniform(0.0, TWO_PI, 1_000_000).astype(F32), knots,
+                        np.nextafter(knots, F32(np.inf)), np.nextafter(knots[1:], F32(0.0)),
+                        np.array([0.0, F32(TWO_PI)], dtype=F32)])
+    x = x[(x >= 0) & (x <= F32(TWO_PI))]
+    s, c = core.sincos_e(x)
+    x64 = x.astype(np.float64)
+    err_s = np.max(np.abs(s.astype(np.float64) - np.sin(x64)))
+    err_c = np.max(np.abs(c.astype(np.float64) - np.cos(x64)))
+    print(f"table sin/cos: max err {err_s:.3g}, {err_c:.3g}")
+    assert err_s <= SINCOS_E_TOL and err_c <= SINCOS_E_TOL
+    # Pythagoras to float32 precision
+    assert np.max(np.abs(s.astype(np.float64) ** 2 + c.astype(np.float64) ** 2 - 1.0)) <= 4e-7
+
+
+def test_sincos_e_outside_its_domain_is_the_polynomial() -> None:
+    x = np.array([-1.0, -1e-3, 7.0, 100.0, np.nan], dtype=F32)
+    s, c = core.sincos_e(x)
+    s0, c0 = core.sincos(x)
+    np.testing.assert_array_equal(s, s0)
+    np.testing.assert_array_equal(c, c0)
+
+
+def test_sintab_file_is_what_the_generator_writes() -> None:
+    """actuators/core/mf_sintab.c is exactly tools/gen_sintab.py's output (no drift, no hand edits)."""
+    import importlib.util
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("gen_sintab", root / "tools" / "gen_sintab.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert (root / "actuators" / "core" / "mf_sintab.c").read_text() == mod.render()

@@ -124,6 +124,7 @@ mf_app_frame_t pil_frame;      /* a frame in (pil_on_frame) or out (pil_tx_pop) 
 int pil_init(void);
 void pil_isr(void);
 void pil_tick(float dt_s);
+void pil_refresh(void);
 int pil_on_frame(uint32_t can_id, uint32_t len, uint32_t fd);
 uint32_t pil_tx_pop(void);
 int pil_command(void);
@@ -139,6 +140,13 @@ int pil_init(void)
 void pil_isr(void)
 {
     pil_io.faults = mf_app_isr(&pil_app, &pil_io.sense, &pil_io.pwm);
+}
+
+/* The outer-rate outputs brought up to the last ISR (mf_ctrl_refresh_outputs),
+ * before the host reads the controller's signals. */
+void pil_refresh(void)
+{
+    mf_ctrl_refresh_outputs(&pil_app.ctrl, &pil_app.ctrl_cfg);
 }
 
 void pil_tick(float dt_s)

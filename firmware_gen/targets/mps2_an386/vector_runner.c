@@ -119,6 +119,7 @@ static void put_f32(float f)
 static void put_snapshot(int32_t result)
 {
     const mf_ctrl_t *s = &ctrl;
+    mf_ctrl_refresh_outputs(&ctrl, &cfg); /* as the host's Controller.signals() */
     put_u32((uint32_t)result);
     put_u32(s->prot.faults);
     put_u32(s->prot.first_fault);
