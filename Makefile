@@ -67,6 +67,7 @@ bench: setup
 	$(PY) bench/firmware_bench.py
 	$(PY) bench/tune_bench.py
 	$(PY) bench/flash_bench.py
+	$(PY) bench/hil_bench.py
 
 bench-light: setup
 	$(PY) bench/core_bench.py --light
@@ -76,6 +77,7 @@ bench-light: setup
 	$(PY) bench/firmware_bench.py --light
 	$(PY) bench/tune_bench.py --light
 	$(PY) bench/flash_bench.py --light
+	$(PY) bench/hil_bench.py --light
 
 clean:
 	rm -rf build $(VENV) $(OUT) actuators/*.so actuators/plant/*.so actuators/_core.c actuators/_sim.c \
