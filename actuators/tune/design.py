@@ -274,7 +274,7 @@ def design_velocity_pi(j_kgm2: float, b_nms_per_rad: float, outer_period_s: floa
     while k + 1 < len(grid) and good(grid[k + 1]):
         k += 1
     lo, hi = float(grid[k]), float(grid[min(k + 1, len(grid) - 1)])
-    for _ in range(40):
+    for _ in range(40 if k + 1 < len(grid) else 0):     # good up to the grid's end (a cap): no bisection
         mid = math.sqrt(lo * hi)
         if good(mid):
             lo = mid
