@@ -11,7 +11,8 @@ SYS_STAMP  := $(VENV)/.sysdeps
 OUT        ?= out
 
 CORE_SRCS  := $(wildcard actuators/core/*.c actuators/core/*.h actuators/*.pyx actuators/*.pxi \
-                         actuators/plant/*.c actuators/plant/*.h actuators/plant/*.pyx)
+                         actuators/plant/*.c actuators/plant/*.h actuators/plant/*.pyx \
+                         actuators/simcore/*.c actuators/simcore/*.h actuators/boot/*.c actuators/boot/*.h)
 EXT_STAMP  := $(VENV)/.ext-built
 
 .PHONY: setup sysdeps build core core-arm ctest codec test test-light demo bench bench-light clean

@@ -185,6 +185,41 @@ def _codecs() -> dict[int, Any]:
             DID["record"]: Raw(12), DID["running"]: Raw(12), DID["images"]: Raw(18)}
 
 
+class _PacedBus(can.BusABC):
+    """The bus as the ISO-TP stack sees it: every frame we send leaves at
+    least ``gap()`` seconds after the one before, measured at the send call.
+    (can-isotp times its STmin from the moment it makes a frame, so a frame
+    that leaves late is followed by one that leaves early: at 50 us STmin
+    gaps of 22 us were seen on the wire; a transport that drops bursts then
+    loses frames again.) Receives pass through; shutdown leaves the bus open."""
+
+    def __init__(self, inner: can.BusABC, gap: Callable[[], float]) -> None:
+        self._inner = inner
+        self._gap = gap
+        self._last: Optional[float] = None
+        super().__init__(channel=getattr(inner, "channel_info", "paced"))
+
+    def send(self, msg: can.Message, timeout: Optional[float] = None) -> None:
+        gap = self._gap()
+        if gap > 0.0 and self._last is not None:
+            end = self._last + gap
+            while (now := time.perf_counter()) < end:
+                if end - now > 3e-4:
+                    time.sleep(end - now - 2e-4)   # sleep most of it, spin the rest
+        self._inner.send(msg, timeout)
+        self._last = time.perf_counter()
+
+    def _recv_internal(self, timeout: Optional[float]) -> tuple[Optional[can.Message], bool]:
+        return self._inner.recv(timeout), False
+
+    def shutdown(self) -> None:
+        """Done with it; the caller's bus stays open."""
+        self._is_shutdown = True
+
+    def __del__(self) -> None:    # nothing of its own to release
+        self._is_shutdown = True
+
+
 class connect:
     """A udsoncan ``Client`` for one node on an open bus (context manager;
     the bus is not shut down). ``fd``: 64-byte CAN FD ISO-TP frames."""
@@ -205,7 +240,7 @@ class connect:
                   "blocking_send": False}
         if opt.stmin_s is not None:   # pace our consecutive frames (a transport that drops bursts)
             params["override_receiver_stmin"] = float(opt.stmin_s)
-        self.stack = isotp.CanStack(bus, address=addr, params=params)
+        self.stack = isotp.CanStack(_PacedBus(bus, self._pace), address=addr, params=params)
         self.conn = PythonIsoTpConnection(self.stack, name=f"node{node}")
         config = {"exception_on_negative_response": True, "exception_on_invalid_response": True,
                   "exception_on_unexpected_response": True, "use_server_timing": False,
@@ -217,6 +252,10 @@ class connect:
         self.client = Client(self.conn, config=config)
         self.secret = 0
 
+    def _pace(self) -> float:
+        """The gap our frames keep on the wire, s: the STmin we pace at (0: none)."""
+        return float(self.stack.params.override_receiver_stmin or 0.0)
+
     def _key(self, level: int, seed: bytes, params: Any = None) -> bytes:
         return struct.pack(">I", uds_key(int.from_bytes(seed, "big"), self.secret))
 
@@ -226,6 +265,7 @@ class connect:
 
     def __exit__(self, *exc: Any) -> None:
         self.client.close()
+        self.stack.bus.shutdown()
 
 
 def _read(client: Any, did: int) -> bytes:
@@ -357,6 +397,24 @@ def _routine(c: connect, rid: int, data: Optional[bytes], step: str) -> int:
     return status[0] if status else 0
 
 
+def _erase(c: connect, slot: int, nbytes: int) -> int:
+    """Erase the pages of the slot that an image of nbytes needs (RoutineControl
+    0xFF00 with the length); a bootloader that takes only the slot (NRC 0x13,
+    incorrect length) erases the whole slot instead."""
+    from udsoncan.exceptions import NegativeResponseException
+
+    def sized() -> Any:
+        try:
+            return c.client.start_routine(RID["erase"], bytes([slot]) + struct.pack(">I", nbytes))
+        except NegativeResponseException as exc:
+            if exc.response.code != 0x13:
+                raise
+        return c.client.start_routine(RID["erase"], bytes([slot]))
+
+    status = _step(c.node, "erase", sized).service_data.routine_status_record
+    return status[0] if status else 0
+
+
 def _slow_down(c: connect, result: NodeResult) -> None:
     """Pace our consecutive frames further apart after a lost block (see STMIN_BACKOFF_S)."""
     now = c.stack.params.override_receiver_stmin or 0.0
@@ -365,8 +423,21 @@ def _slow_down(c: connect, result: NodeResult) -> None:
     result.extra["stmin_s"] = pace
 
 
+def _late_answer(c: connect, counter: int, timeout_s: float) -> bool:
+    """After an answer to an earlier block (a retried block answered twice):
+    wait for this block's own answer (76 counter); False when it does not come."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        payload = c.client.conn.wait_frame(timeout=left)
+        if payload is not None and bytes(payload[:2]) == bytes([0x76, counter & 0xFF]):
+            return True
+
+
 def _transfer(c: connect, data: bytes, block: int, options: FlashOptions, result: NodeResult) -> None:
-    from udsoncan.exceptions import NegativeResponseException, TimeoutException
+    from udsoncan.exceptions import NegativeResponseException, TimeoutException, UnexpectedResponseException
     total = len(data)
     counter = 1
     for pos in range(0, total, block):
@@ -384,6 +455,14 @@ def _transfer(c: connect, data: bytes, block: int, options: FlashOptions, result
                     _slow_down(c, result)
             except NegativeResponseException as exc:
                 raise FlashError(f"block {counter}: {_nrc_text(exc)}", c.node, "download") from None
+            except UnexpectedResponseException as exc:
+                echo = getattr(exc.response.service_data, "sequence_number_echo", None)
+                if echo != ((counter - 1) & 0xFF):
+                    raise FlashError(f"block {counter}: {exc}", c.node, "download") from None
+                # the second answer to the block before (it was sent twice): ours follows
+                if _late_answer(c, counter, options.p2_timeout_s):
+                    break
+                tries += 1
             if tries > options.block_retries:
                 raise FlashError(f"block {counter}: no answer after {tries} tries", c.node, "download")
             result.retries += 1
@@ -451,7 +530,7 @@ def _flash_node(bus: can.BusABC, node: int, loaded: list[tuple[str, bytes, Image
         _step(node, "security", lambda: cl.unlock_security_access(1))
         if opt.progress is not None:
             opt.progress(node, "erase", 0, len(data))
-        status = _routine(c, RID["erase"], bytes([info.target_slot]), "erase")
+        status = _erase(c, info.target_slot, len(data))
         if status != 0:
             raise FlashError(f"erase failed (status {status})", node, "erase")
         resp = _step(node, "download", lambda: cl.request_download(

@@ -472,12 +472,23 @@ int mf_boot_set_serial(mf_boot_t *b, const mf_boot_config_t *c, const uint8_t se
 
 int mf_boot_erase_begin(mf_boot_t *b, const mf_boot_config_t *c, uint8_t slot)
 {
+    return mf_boot_erase_begin_bytes(b, c, slot, 0u);
+}
+
+int mf_boot_erase_begin_bytes(mf_boot_t *b, const mf_boot_config_t *c, uint8_t slot, uint32_t bytes)
+{
     mf_boot_record_t r;
+    uint32_t page;
     if (b == NULL || c == NULL) {
         return MF_ENULL;
     }
-    if (slot > 1u) {
+    page = c->flash.page_bytes;
+    if (slot > 1u || bytes > c->slot_bytes || page == 0u) {
         return MF_ERANGE;
+    }
+    bytes = (bytes == 0u) ? c->slot_bytes : ((bytes - 1u) / page + 1u) * page; /* whole pages */
+    if (bytes > c->slot_bytes) {
+        bytes = c->slot_bytes;
     }
     if (slot == b->running_slot || slot == b->rec.active_slot) {
         return MF_ESTATE;
@@ -497,6 +508,7 @@ int mf_boot_erase_begin(mf_boot_t *b, const mf_boot_config_t *c, uint8_t slot)
     }
     b->erase_slot = slot;
     b->erase_addr = c->slot_addr[slot];
+    b->erase_end = c->slot_addr[slot] + bytes;
     return MF_OK;
 }
 
@@ -511,7 +523,7 @@ int mf_boot_erase_step(mf_boot_t *b, const mf_boot_config_t *c, uint32_t max_pag
     if (slot > 1u) {
         return MF_ESTATE;
     }
-    end = c->slot_addr[slot] + c->slot_bytes;
+    end = b->erase_end;
     while (b->erase_addr < end && n < max_pages) {
         if (c->flash.erase_page(c->flash.ctx, b->erase_addr) != 0) {
             b->erase_slot = MF_BOOT_NO_SLOT;
@@ -525,6 +537,7 @@ int mf_boot_erase_step(mf_boot_t *b, const mf_boot_config_t *c, uint32_t max_pag
     }
     b->erase_slot = MF_BOOT_NO_SLOT;
     b->erased_slot = slot;
+    b->erased_bytes = end - c->slot_addr[slot];
     return MF_OK;
 }
 
@@ -546,7 +559,8 @@ int mf_boot_write_begin(mf_boot_t *b, const mf_boot_config_t *c, uint32_t addr, 
     if (length <= MF_BOOT_HEADER_BYTES || length > c->slot_bytes) {
         return MF_ERANGE;
     }
-    if (b->erased_slot != slot || slot == b->running_slot || slot == b->rec.active_slot) {
+    if (b->erased_slot != slot || length > b->erased_bytes || slot == b->running_slot ||
+        slot == b->rec.active_slot) {
         return MF_ESTATE;
     }
     b->erased_slot = MF_BOOT_NO_SLOT;   /* a second download needs a new erase */

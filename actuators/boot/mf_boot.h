@@ -108,6 +108,8 @@ typedef struct {
     uint8_t erase_slot;           /* slot being erased, MF_BOOT_NO_SLOT = none */
     uint8_t erased_slot;          /* slot erased completely and not written since */
     uint32_t erase_addr;          /* next page to erase */
+    uint32_t erase_end;           /* end of the range being erased */
+    uint32_t erased_bytes;        /* bytes from the start of erased_slot that are erased */
     /* writing (write_begin/write/end) */
     uint8_t write_slot;           /* slot being written, MF_BOOT_NO_SLOT = none */
     uint32_t write_addr;          /* next address to program (excluding the carry) */
@@ -146,8 +148,14 @@ int mf_boot_image_info(const mf_boot_config_t *c, uint8_t slot, mf_boot_image_in
 
 /* Erase a slot: MF_ESTATE for the running or the active slot. A pending
  * image in it is first dropped from the record. erase_step erases up to
- * max_pages pages: 1 = more to do, 0 = done, negative = error. */
+ * max_pages pages: 1 = more to do, 0 = done, negative = error.
+ * erase_begin_bytes erases only the pages holding the first `bytes` bytes of
+ * the slot (0 = the whole slot; more than the slot: MF_ERANGE): what an
+ * image of that length needs, so a small image does not wait for the whole
+ * slot (a page erase takes ~20 ms on the STM32G4). A download into the slot
+ * must then fit in the erased part (write_begin: MF_ESTATE otherwise). */
 int mf_boot_erase_begin(mf_boot_t *b, const mf_boot_config_t *c, uint8_t slot);
+int mf_boot_erase_begin_bytes(mf_boot_t *b, const mf_boot_config_t *c, uint8_t slot, uint32_t bytes);
 int mf_boot_erase_step(mf_boot_t *b, const mf_boot_config_t *c, uint32_t max_pages);
 
 /* Download into an erased slot: write_begin(addr = the slot's start,

@@ -375,6 +375,7 @@ static uint8_t svc_routine(mf_uds_t *u, const mf_uds_config_t *c, const uint8_t 
 {
     uint8_t sub, slot;
     uint16_t rid;
+    uint32_t erase_bytes;
     int rc;
     if (n < 4u) {
         return NRC_INCORRECT_LENGTH;
@@ -409,10 +410,15 @@ static uint8_t svc_routine(mf_uds_t *u, const mf_uds_config_t *c, const uint8_t 
     if (!u->unlocked) {
         return NRC_SECURITY_DENIED;
     }
-    if (n > 5u) {
+    /* option record: [slot] or, for the erase, [slot, bytes (u32, big-endian)] */
+    if (n > 5u && !(n == 9u && rid == MF_UDS_RID_ERASE)) {
         return NRC_INCORRECT_LENGTH;
     }
-    slot = n == 5u ? rq[4] : mf_boot_target_slot(&u->boot);
+    erase_bytes = (n == 9u) ? ((uint32_t)rq[5] << 24 | (uint32_t)rq[6] << 16 | (uint32_t)rq[7] << 8 | rq[8]) : 0u;
+    if (erase_bytes > c->boot.slot_bytes) {
+        return NRC_OUT_OF_RANGE;
+    }
+    slot = n >= 5u ? rq[4] : mf_boot_target_slot(&u->boot);
     if (slot > 1u) {
         return NRC_OUT_OF_RANGE;
     }
@@ -421,7 +427,7 @@ static uint8_t svc_routine(mf_uds_t *u, const mf_uds_config_t *c, const uint8_t 
     }
     drop_download(u);
     if (rid == MF_UDS_RID_ERASE) {
-        rc = mf_boot_erase_begin(&u->boot, &c->boot, slot);
+        rc = mf_boot_erase_begin_bytes(&u->boot, &c->boot, slot, erase_bytes);
         if (rc != MF_OK) {
             return rc == MF_BOOT_EFLASH ? NRC_PROGRAMMING_FAILURE : NRC_CONDITIONS;
         }

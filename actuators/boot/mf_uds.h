@@ -20,7 +20,10 @@
  *        signature is (the secret is in every node of a board).
  *   0x31 RoutineControl 01 (start) routines, answer 71 01 RID status:
  *        0xFF00 erase slot   option: slot (1 byte, 0 = A, 1 = B; none = the
- *                            target slot); programming session, unlocked.
+ *                            target slot), optionally followed by the bytes
+ *                            to erase (u32 big-endian, 0 = all; the pages
+ *                            holding that many bytes from the slot's start);
+ *                            programming session, unlocked.
  *        0xFF01 check image  option: slot (as above); programming, unlocked;
  *                            on success the image becomes pending (trial
  *                            boot at the next reset). status 0 = passed,
@@ -30,7 +33,8 @@
  *        final answer when done (the work runs in mf_uds_poll).
  *   0x34 RequestDownload    data format 00, address-and-length format 0x44,
  *        address = the slot's start (image header first), size = image bytes;
- *        the slot must have been erased (0xFF00) in this session. Answer
+ *        the slot must have been erased (0xFF00) in this session, at
+ *        least size bytes of it (else NRC 0x70). Answer
  *        74 20 + max block length (MF_UDS_MAX_BLOCK: SID, counter and data).
  *   0x36 TransferData       block sequence counter 01, 02, ... FF, 00, ...;
  *        a block repeated with the last accepted counter (its answer was

@@ -96,3 +96,28 @@ def test_key_of_the_binding_equals_the_documented_formula():
     for _ in range(200):
         seed, secret = rnd.getrandbits(32), rnd.getrandbits(32)
         assert _boot.uds_key(seed, secret) == int.from_bytes(_key(1, seed.to_bytes(4, "big"), secret), "big")
+
+
+def test_a_sized_erase_erases_only_the_pages_of_the_image(client, hk_board):
+    """RoutineControl 0xFF00 with a length erases the pages holding that many
+    bytes from the slot's start (not the whole slot); a download larger than
+    what was erased is refused (NRC 0x70), one that fits is accepted."""
+    from udsoncan import MemoryLocation
+    c, r = client
+    bl = r.boot(12)
+    page = hk_board.mcu.flash_page_bytes
+    slot = bl.server.target_slot
+    addr = bl.layout.slot_addr(slot)
+    c.change_session(2)
+    c.unlock_security_access(1)
+    before = bl.flash.ram.erased_bytes
+    c.start_routine(0xFF00, bytes([slot]) + struct.pack(">I", 3 * page + 1))
+    assert bl.flash.ram.erased_bytes - before == 4 * page            # 3 pages and one byte: 4 pages
+    with pytest.raises(NegativeResponseException) as exc:
+        c.request_download(MemoryLocation(addr, 4 * page + 8, address_format=32, memorysize_format=32))
+    assert exc.value.response.code == 0x70                          # uploadDownloadNotAccepted
+    c.start_routine(0xFF00, bytes([slot]) + struct.pack(">I", 4 * page))
+    c.request_download(MemoryLocation(addr, 4 * page, address_format=32, memorysize_format=32))
+    with pytest.raises(NegativeResponseException) as exc:            # more than a slot
+        c.start_routine(0xFF00, bytes([slot]) + struct.pack(">I", bl.layout.slot_bytes + 1))
+    assert exc.value.response.code == 0x31
