@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import queue
 import shutil
 import statistics
@@ -47,6 +46,7 @@ from actuators import commands as c  # noqa: E402
 from actuators import protocol as p  # noqa: E402
 from actuators.client import Actuator, ActuatorError, ActuatorGroup, ActuatorTimeout  # noqa: E402
 from firmware_gen.board import load_board  # noqa: E402
+from machine import machine_line  # noqa: E402
 
 BOARD = ROOT / "boards" / "arm_48v.toml"
 NODE = 25
@@ -387,20 +387,6 @@ def bench_processes(seconds: float, flood_s: float, transport: str) -> dict[str,
 
 # ---------------------------------------------------------------------------
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"machine: {cpu}, {os.cpu_count()} CPUs (load {load:.2f}); {platform.system()} {platform.release()}; "
-            f"Python {platform.python_version()}, python-can {can.__version__}")
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--light", action="store_true", help="short run (CI): 3 s round trip, fewer cycles")
@@ -424,7 +410,7 @@ def main() -> int:
         return subprocess.call(["unshare", "-n", "sh", "-c", script])
     seconds = args.seconds if args.seconds is not None else (3.0 if args.light else 60.0)
     n = 1000 if args.light else 5000
-    print(machine())
+    print("machine: " + machine_line(f"python-can {can.__version__}"))
 
     o = bench_overhead(n)
     print(f"\n(a) client overhead, one process: median of {n} cycles, best of 5 interleaved rounds")

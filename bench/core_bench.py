@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from machine import machine_line  # noqa: E402  (bench/machine.py)
 
 try:
     from actuators import core
@@ -222,24 +222,6 @@ def time_numpy_step(mode_name: str, k: int, n: int) -> float:
     return best_of(k, loop)
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            text = f.read()
-    except OSError:
-        return platform.processor() or platform.machine()
-    model = re.search(r"^model name\s*:\s*(.+)$", text, re.M)
-    mhz = re.search(r"^cpu MHz\s*:\s*([\d.]+)$", text, re.M)
-    name = model.group(1).strip() if model else platform.machine()
-    return f"{name}" + (f", {float(mhz.group(1)):.0f} MHz" if mhz else "")
-
-
-def machine_info() -> str:
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{cpu_model()}, {os.cpu_count()} CPUs (load {load:.2f}); {platform.system()} {platform.release()}; "
-            f"Python {platform.python_version()}, numpy {np.__version__}")
-
-
 # --- callgrind: x86 instructions per step, counted inside mf_ctrl_run only ---
 
 def steps_only(mode_name: str, repeats: int) -> None:
@@ -287,7 +269,7 @@ def main() -> None:
 
     print("myofoc core benchmark: one current-loop period (mf_ctrl_step) at "
           f"{1e-3 / PWM_S:.0f} kHz, best of {k}")
-    print(f"machine: {machine_info()}")
+    print("machine: " + machine_line(f"numpy {np.__version__}", mhz=True))
     print(f"{'mode':10s} {'C run (ns)':>11s} {'C bare (ns)':>12s} {'py step (ns)':>13s} {'numpy (ns)':>11s} "
           f"{'numpy/C bare':>13s} {'numpy/py step':>14s}")
     for mode_name in MODES:

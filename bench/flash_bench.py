@@ -47,7 +47,6 @@ import argparse
 import collections
 import json
 import os
-import platform
 import random
 import sys
 import threading
@@ -70,6 +69,7 @@ from firmware_gen.board import Board, load_board  # noqa: E402
 from firmware_gen.flasher import FlashOptions, flash_buses, flash_node  # noqa: E402
 from firmware_gen.image import HEADER_BYTES, build_image  # noqa: E402
 from firmware_gen.signing import public_key_bytes, sign_image  # noqa: E402
+from machine import machine_line  # noqa: E402
 
 BOARDS = ROOT / "boards"
 NODE = 3
@@ -374,20 +374,11 @@ def sixty_nodes(images: Images, fd: bool, light: bool, rounds: int) -> dict[str,
 # ---------------------------------------------------------------------------
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     import isotp  # noqa: F401
     import udsoncan
     from importlib.metadata import version
-    return (f"machine: {cpu}, {os.cpu_count()} CPUs (load {load:.2f}); Python {platform.python_version()}, "
-            f"python-can {can.__version__}, can-isotp {version('can-isotp')}, udsoncan {udsoncan.__version__}")
+    return "machine: " + machine_line(f"python-can {can.__version__}", f"can-isotp {version('can-isotp')}",
+                                      f"udsoncan {udsoncan.__version__}")
 
 
 def one_mode(images: Images, fd: bool, runs: int) -> dict[str, Any]:

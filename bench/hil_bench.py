@@ -35,16 +35,7 @@ from hil.report import write_html, write_junit  # noqa: E402
 from hil.runner import run_campaign  # noqa: E402
 from hil.scenario import load_campaign  # noqa: E402
 from hil.targets import make_target  # noqa: E402
-
-
-def cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from machine import cpu_model  # noqa: E402
 
 
 def reference_wall_s(board: Any, sim_s: float, repeat: int) -> float:

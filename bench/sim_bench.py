@@ -25,16 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from actuators.sim import SimBank  # noqa: E402
 from firmware_gen.board import load_board  # noqa: E402
-
-
-def cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+from machine import cpu_model  # noqa: E402
 
 
 def time_bank(board_file: str, n_act: int, sim_s: float, repeats: int) -> tuple[float, float]:

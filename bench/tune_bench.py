@@ -22,7 +22,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from sim_bench import cpu_model  # noqa: E402
+from machine import cpu_model  # noqa: E402
 
 from actuators.tune.cli import resolve_board  # noqa: E402
 from actuators.tune.runner import run_tune  # noqa: E402
