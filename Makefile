@@ -69,6 +69,7 @@ bench: setup
 	$(PY) bench/tune_bench.py
 	$(PY) bench/flash_bench.py
 	$(PY) bench/hil_bench.py
+	$(PY) bench/ed25519_bench.py
 
 bench-light: setup
 	$(PY) bench/core_bench.py --light
@@ -79,6 +80,7 @@ bench-light: setup
 	$(PY) bench/tune_bench.py --light
 	$(PY) bench/flash_bench.py --light
 	$(PY) bench/hil_bench.py --light
+	$(PY) bench/ed25519_bench.py --light
 
 clean:
 	rm -rf build $(VENV) $(OUT) actuators/*.so actuators/plant/*.so actuators/_core.c actuators/_sim.c \
