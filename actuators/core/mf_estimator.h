@@ -14,6 +14,9 @@
  * updates the encoder must move less than counts_per_rev / 2 (the raw change
  * is taken modulo counts_per_rev into [-cpr/2, cpr/2), then the direction is
  * applied); a turn is counted when the directed count wraps. theta_m = (turns + count'/cpr) * 2pi.
+ * The first sample sets turns to -1 when count' >= cpr/2 (rounded up), else
+ * 0: theta_m starts in [-pi, pi), the motor turn nearest to zero, so a joint
+ * at rest near its zero reads near zero whichever side of a count it rests.
  * theta_e = wrap_[0,2pi)(((count' * pole_pairs) mod cpr) * 2pi/cpr - offset).
  *
  * PLL, per update with the directed count y and period dt (counts, counts/s):
@@ -84,7 +87,7 @@ int mf_estimator_config_check(const mf_estimator_config_t *c);
 int mf_estimator_init(mf_estimator_t *s, const mf_estimator_config_t *c);
 /* One update with a raw count (taken modulo counts_per_rev) and the time
  * since the previous update dt_s (s). The first update after init primes the
- * state: PLL position = count, speed 0, turns 0. */
+ * state: PLL position = count, speed 0, turns 0 or -1 (theta_m in [-pi, pi)). */
 void mf_estimator_update(mf_estimator_t *s, const mf_estimator_config_t *c,
                          uint32_t count, float dt_s);
 
@@ -225,7 +228,7 @@ static inline bool mf_est_track(mf_estimator_t *s, const mf_estimator_config_t *
     if (!s->primed) {
         s->primed = true;
         s->last_count = count;
-        s->turns = 0;
+        s->turns = (y >= cpr - cpr / 2u) ? -1 : 0; /* theta_m starts in [-pi, pi) */
         s->pll_pos_counts = (float)y;
         s->pll_lag_counts = 0.0f;
         s->pll_vel_counts_s = 0.0f;

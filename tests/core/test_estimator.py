@@ -30,7 +30,9 @@ def _ref_angles(raw: np.ndarray, cpr: int, direction: int, pole_pairs: int,
     step = np.diff(raw)
     step = (step + cpr // 2) % cpr - cpr // 2           # shortest way round, [-cpr/2, cpr/2)
     unwrapped = raw[0] + np.concatenate([[0], np.cumsum(step)])
-    start = (direction * raw[0]) % cpr                  # first angle lies in [0, 2pi)
+    start = (direction * raw[0]) % cpr                  # the first directed count, [0, cpr)
+    if start >= cpr - cpr // 2:                         # the first angle lies in [-pi, pi)
+        start -= cpr
     theta_m = (start + direction * (unwrapped - raw[0])) * TWO_PI / cpr
     theta_e = np.mod(pole_pairs * theta_m - offset, TWO_PI)
     return theta_m, theta_e
@@ -68,7 +70,9 @@ def test_first_sample_primes() -> None:
     assert est.primed
     assert est.omega_m == 0.0 and est.omega_e == 0.0
     assert est.pll_pos_counts == 4096 - 1000
-    assert est.theta_m == pytest.approx((4096 - 1000) * TWO_PI / 4096, abs=1e-6)
+    # directed count 3096 of 4096 is past half a turn: theta_m starts at -1000 counts, in [-pi, pi)
+    assert est.turns == -1
+    assert est.theta_m == pytest.approx(-1000 * TWO_PI / 4096, abs=1e-6)
     est.update(3 * 4096 + 1000, 1e-4)
     assert est.omega_m == 0.0
 

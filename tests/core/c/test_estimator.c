@@ -118,13 +118,15 @@ static void ramp_case(int32_t dir, int32_t step_counts)
     mf_estimator_t s;
     int64_t pos = 5000; /* raw counts, unwrapped */
     int64_t y0 = (dir > 0) ? 5000 : cpr - 5000; /* directed start count */
+    /* the first sample starts theta_m in [-pi, pi): a start count in the upper half is turn -1 */
+    int64_t base = (y0 >= cpr - cpr / 2) ? -cpr : 0;
     int k;
     double w_true = (double)dir * (double)step_counts / (double)dt * TWO_PI / (double)cpr;
     double max_e = 0.0, max_m = 0.0, max_w = 0.0;
     MF_CHECK(mf_estimator_init(&s, &c) == MF_OK);
     for (k = 0; k < 40000; ++k) { /* 1 s */
         uint32_t raw = (uint32_t)(((pos % cpr) + cpr) % cpr);
-        int64_t y_unwrapped = y0 + (int64_t)dir * (pos - 5000);
+        int64_t y_unwrapped = y0 + base + (int64_t)dir * (pos - 5000);
         double theta_m_ref = (double)y_unwrapped * TWO_PI / (double)cpr;
         double theta_e_ref = (double)pp * theta_m_ref - off;
         mf_estimator_update(&s, &c, raw, dt);
@@ -207,8 +209,10 @@ static void test_big_encoder(void)
     mf_estimator_update(&s, &c, raw, 1e-3f);
     ref = fmod((double)raw * 255.0, (double)(1u << 24)) * TWO_PI / (double)(1u << 24);
     MF_CHECK(fabs(angdiff(s.theta_e, ref)) < 1e-6);
+    MF_CHECK(s.turns == -1); /* one count below the zero: theta_m starts just below 0, not near 2 pi */
+    MF_CHECK(s.theta_m < 0.0f && s.theta_m > -1e-6f);
     mf_estimator_update(&s, &c, 5u, 1e-3f); /* forward across the wrap */
-    MF_CHECK(s.turns == 1);
+    MF_CHECK(s.turns == 0);
     MF_CHECK(s.last_delta_counts == 6);
 }
 
