@@ -2,7 +2,7 @@
 
 ``SCHEMA`` (one entry per TOML table, dotted paths) drives the per-key checks
 of :func:`firmware_gen.board.load_board`; ``CROSS_CHECKS`` names and describes
-the checks that relate several keys (implemented in ``board.py``, one function
+the checks that relate several keys (implemented in ``board_checks.py``, one function
 per name); :func:`schema_markdown` renders both as ``docs/boards.md``:
 
     python -m firmware_gen.board_schema > docs/boards.md

@@ -26,6 +26,7 @@ from actuators.plant import params as plant_params
 from actuators.protocol import ImpedanceRanges, pack_impedance, unpack_impedance
 from firmware_gen import BoardFileError, board_from_dict, load_board, load_boards
 from firmware_gen import board as board_mod
+from firmware_gen import board_checks
 from firmware_gen.board_schema import CROSS_CHECKS, SCHEMA, UNIT_SUFFIXES, schema_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -329,10 +330,10 @@ def test_encoder_count_overflow_check() -> None:
     cross-check is exercised on a board built past them."""
     b = load_board(HIP)
     wide = dataclasses.replace(b, encoder=dataclasses.replace(b.encoder, counts_per_rev=2 ** 29))
-    problems = board_mod._check_encoder(wide)
+    problems = board_checks._check_encoder(wide)
     assert any(p.table == "encoder" and p.key == "counts_per_rev" and "2^32" in p.problem
                and p.allowed == f"< {2 ** 32 // 14}" for p in problems)
-    assert not board_mod._check_encoder(b)
+    assert not board_checks._check_encoder(b)
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
@@ -449,7 +450,7 @@ def test_dataclass_fields_are_the_schema_keys() -> None:
 
 
 def test_every_cross_check_is_documented_and_implemented() -> None:
-    assert list(board_mod._CROSS_CHECKS) == list(CROSS_CHECKS)
+    assert list(board_checks.CHECKS) == list(CROSS_CHECKS)
 
 
 def test_keys_end_in_their_unit() -> None:
