@@ -32,12 +32,12 @@ from typing import Any
 import can
 
 from actuators import commands as cmd
-from actuators import protocol as p
 from actuators.client import Actuator, ActuatorError, ActuatorTimeout, BusDispatcher
 from hil.errors import HilError
 from hil.frames import FrameLog
 from hil.lossy import LossPolicy, LossyBus
 from hil.targets.base import Target, TargetLost
+from hil.targets.client_ops import ClientNodes, command_reply, observe
 
 __all__ = ["CanTarget", "LoggingBus", "SimRemoteTarget"]
 
@@ -68,7 +68,7 @@ class LoggingBus(can.BusABC):
         super().shutdown()           # the inner bus belongs to whoever opened it
 
 
-class CanTarget(Target):
+class CanTarget(ClientNodes, Target):
     """Options: ``interface``, ``channel``, ``bitrate`` (python-can), or
     ``bus`` (an open python-can bus, not shut down here); ``node_ids``;
     ``fd`` (default the board's); ``period_s`` (shortest sample period,
@@ -166,12 +166,6 @@ class CanTarget(Target):
     def _firmware_version(self) -> str:
         return f"{self.name} (protocol {self.protocol_version})"
 
-    def _actuator(self, node: int) -> Actuator:
-        try:
-            return self.actuators[node]
-        except KeyError:
-            raise HilError(f"target {self.name}: no node {node} (nodes {self.node_ids})") from None
-
     def _lost(self, what: str) -> TargetLost:
         return TargetLost(f"{what} at t = {self._clock():.3f} s (bench time); every node disabled",
                           self._clock())
@@ -215,17 +209,7 @@ class CanTarget(Target):
     def _command(self, node: int, kind: str, f: dict[str, float]) -> dict[str, Any] | None:
         a = self._actuator(node)
         try:
-            if kind == "current":
-                st = a.set_current(f.get("i_q_ref_a", 0.0), f.get("i_d_ref_a", 0.0))
-            elif kind == "velocity":
-                st = a.set_velocity(f.get("v_out_ref_rad_s", 0.0), f.get("tau_ff_nm", 0.0))
-            elif kind == "position":
-                st = a.set_position(f["p_out_ref_rad"], f.get("v_out_ff_rad_s", 0.0), f.get("tau_ff_nm", 0.0))
-            elif kind == "impedance":
-                st = a.set_impedance(f.get("p_des_rad", 0.0), f.get("v_des_rad_s", 0.0),
-                                     f.get("kp_nm_rad", 0.0), f.get("kd_nms_rad", 0.0), f.get("tau_ff_nm", 0.0))
-            else:
-                st = a.set_muscle(f.get("u_flex", 0.0), f.get("u_ext", 0.0))
+            reply = command_reply(a, kind, f)
         except ActuatorTimeout:   # before OSError: a TimeoutError is an OSError
             self._misses += 1
             if self._misses >= self.lost_after and self.loss.to_node < 1.0 and self.loss.to_host < 1.0:
@@ -234,8 +218,7 @@ class CanTarget(Target):
         except (can.CanError, OSError) as e:
             raise self._lost(f"node {node}: the bus failed ({e})") from e
         self._misses = 0
-        return {"p_out_rad": st.p_out_rad, "v_out_rad_s": st.v_out_rad_s, "tau_out_nm": st.tau_out_nm,
-                "temp_c": st.temp_c, "faults": st.faults, "mode": st.mode}
+        return reply
 
     def _advance(self, duration_s: float) -> None:
         end = time.monotonic() + duration_s
@@ -246,16 +229,7 @@ class CanTarget(Target):
             time.sleep(min(wait, 0.05))
 
     def _observe(self, node: int) -> dict[str, Any]:
-        disp = BusDispatcher.of(self.bus)
-        disp.poll()
-        out: dict[str, Any] = {}
-        hb = disp.last_heartbeat.get(node)
-        if hb is not None:
-            out["node_state"] = cmd.parse_reply(hb).node_state  # type: ignore[union-attr]
-        st = disp.kept(p.frame_id("Status", node))
-        if st:
-            out["faults"] = cmd.parse_reply(st[-1]).faults  # type: ignore[union-attr]
-        return out
+        return observe(self.bus, node)
 
     def _write_param(self, node: int, name: str, value: float) -> float:
         a = self._actuator(node)

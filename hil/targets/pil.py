@@ -28,6 +28,7 @@ from actuators import protocol as p
 from actuators.client import Actuator, BusDispatcher
 from hil.errors import HilError
 from hil.targets.base import Target
+from hil.targets.client_ops import ClientNodes, command_reply, observe
 
 __all__ = ["PilNodes", "PilTarget"]
 
@@ -137,7 +138,7 @@ class PilNodes:
         self.node(node_id).set_inputs(tau_ext_nm=tau_ext_nm, v_bus_v=v_bus_v)
 
 
-class PilTarget(Target):
+class PilTarget(ClientNodes, Target):
     """Options: ``node_ids`` (default: the board's lowest node id),
     ``frame_log`` (path of the frame log, .asc or .blf), ``fd`` (CAN FD;
     default the board's)."""
@@ -212,11 +213,6 @@ class PilTarget(Target):
         return f"pil: Cortex-M4F build in unicorn (protocol {self.protocol_version})"
 
     # ---- commands -----------------------------------------------------------
-    def _actuator(self, node: int) -> Actuator:
-        try:
-            return self.actuators[node]
-        except KeyError:
-            raise HilError(f"target pil: no node {node} (nodes {self.node_ids})") from None
 
     def _enable(self, node: int) -> None:
         self._actuator(node).enable()
@@ -229,20 +225,7 @@ class PilTarget(Target):
                 pass
 
     def _command(self, node: int, kind: str, f: dict[str, float]) -> dict[str, Any] | None:
-        a = self._actuator(node)
-        if kind == "current":
-            st = a.set_current(f.get("i_q_ref_a", 0.0), f.get("i_d_ref_a", 0.0))
-        elif kind == "velocity":
-            st = a.set_velocity(f.get("v_out_ref_rad_s", 0.0), f.get("tau_ff_nm", 0.0))
-        elif kind == "position":
-            st = a.set_position(f["p_out_ref_rad"], f.get("v_out_ff_rad_s", 0.0), f.get("tau_ff_nm", 0.0))
-        elif kind == "impedance":
-            st = a.set_impedance(f.get("p_des_rad", 0.0), f.get("v_des_rad_s", 0.0), f.get("kp_nm_rad", 0.0),
-                                 f.get("kd_nms_rad", 0.0), f.get("tau_ff_nm", 0.0))
-        else:
-            st = a.set_muscle(f.get("u_flex", 0.0), f.get("u_ext", 0.0))
-        return {"p_out_rad": st.p_out_rad, "v_out_rad_s": st.v_out_rad_s, "tau_out_nm": st.tau_out_nm,
-                "temp_c": st.temp_c, "faults": st.faults, "mode": st.mode}
+        return command_reply(self._actuator(node), kind, f)
 
     def _advance(self, duration_s: float) -> None:
         if self.nodes is None:
@@ -250,16 +233,7 @@ class PilTarget(Target):
         self.nodes.step(duration_s)
 
     def _observe(self, node: int) -> dict[str, Any]:
-        disp = BusDispatcher.of(self.bus)
-        disp.poll()
-        out: dict[str, Any] = {}
-        hb = disp.last_heartbeat.get(node)
-        if hb is not None:
-            out["node_state"] = cmd.parse_reply(hb).node_state  # type: ignore[union-attr]
-        st = disp.kept(p.frame_id("Status", node))
-        if st:
-            out["faults"] = cmd.parse_reply(st[-1]).faults  # type: ignore[union-attr]
-        return out
+        return observe(self.bus, node)
 
     def _write_param(self, node: int, name: str, value: float) -> float:
         return self._actuator(node).write_param(name, value)
