@@ -20,11 +20,8 @@ target cannot be done on a bus, their scenarios are skipped.
 """
 from __future__ import annotations
 
-import os
-import selectors
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -40,8 +37,6 @@ from hil.targets.base import Target, TargetLost
 from hil.targets.client_ops import ClientNodes, command_reply, observe
 
 __all__ = ["CanTarget", "LoggingBus", "SimRemoteTarget"]
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 class LoggingBus(can.BusABC):
@@ -263,27 +258,14 @@ class SimRemoteTarget(CanTarget):
         if self.opts.get("bus") is not None or self.opts.get("interface"):
             return super()._open_raw()
         from actuators.sim_serve import format_nodes
-        env = dict(os.environ)
-        env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-        argv = [sys.executable, "-m", "actuators.cli", "sim", "serve", "--board", str(self.board.path),
-                "--nodes", format_nodes(self.node_ids), "--slcan"]
-        self._proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      text=True)
-        sel = selectors.DefaultSelector()
-        assert self._proc.stdout is not None
-        sel.register(self._proc.stdout, selectors.EVENT_READ)
-        end = time.monotonic() + 20.0
-        while time.monotonic() < end:
-            if sel.select(timeout=end - time.monotonic()):
-                line = self._proc.stdout.readline()
-                if line.startswith("ready:"):
-                    tty = line.split()[-1]
-                    self._own_bus = True
-                    return can.Bus(interface="slcan", channel=tty, sleep_after_open=0, bitrate=1_000_000)
-                if not line:
-                    break
-        self._stop_server()
-        raise HilError(f"target sim-remote: `myofoc sim serve` did not start: {' '.join(argv)}")
+        from actuators.sim_spawn import spawn_serve
+        try:
+            self._proc, ready = spawn_serve(["--board", str(self.board.path), "--nodes",
+                                             format_nodes(self.node_ids), "--slcan"], timeout_s=20.0)
+        except RuntimeError as e:
+            raise HilError(f"target sim-remote: `myofoc sim serve` did not start: {e}") from None
+        self._own_bus = True
+        return can.Bus(interface="slcan", channel=ready.split()[-1], sleep_after_open=0, bitrate=1_000_000)
 
     def _stop_server(self) -> None:
         if self._proc is not None:

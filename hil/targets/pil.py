@@ -24,7 +24,6 @@ from typing import Any
 import can
 
 from actuators import commands as cmd
-from actuators import protocol as p
 from actuators.client import Actuator, BusDispatcher
 from hil.errors import HilError
 from hil.targets.base import Target

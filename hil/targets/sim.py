@@ -22,7 +22,6 @@ purpose (``inject("frame_loss", ...)``: ``hil.lossy.LossPolicy``).
 from __future__ import annotations
 
 import dataclasses
-import math
 import uuid
 from pathlib import Path
 from typing import Any

@@ -5,13 +5,9 @@ the middle of a download leaves a flash file from which the node boots a
 valid image, and a retry completes."""
 from __future__ import annotations
 
-import os
 import random
-import selectors
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import can
@@ -19,11 +15,10 @@ import pytest
 
 from actuators.sim import SimError
 from actuators.sim_flash import FLASH_BASE, FlashLayout, SimFlash, flash_file
+from actuators.sim_spawn import spawn_serve
 from firmware_gen.errors import FlashError
 from firmware_gen.flasher import FlashOptions, connect, flash_node, read_node_info
 from tests.flash.rig import LIGHT, image_pair
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_file_format_and_nor_semantics(tmp_path, hk_board):
@@ -92,22 +87,9 @@ def test_parameter_page_lives_in_the_params_region(rig, tmp_path):
 # ---- a real process killed mid-way ---------------------------------------------------
 
 def _serve(flash: Path, pub: Path) -> tuple[subprocess.Popen, str]:
-    cmd = [sys.executable, "-m", "actuators.cli", "sim", "serve", "--board", "boards/hip_knee_48v.toml",
-           "--nodes", "1", "--slcan", "--no-fd", "--flash-dir", str(flash), "--pubkey", str(pub)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    end = time.monotonic() + 15
-    while time.monotonic() < end:
-        if sel.select(timeout=end - time.monotonic()):
-            line = proc.stdout.readline()
-            if line.startswith("ready:"):
-                return proc, line.split()[-1]
-            if not line:
-                break
-    proc.kill()
-    raise AssertionError(f"sim serve did not start: {proc.stderr.read()}")
+    proc, ready = spawn_serve(["--board", "boards/hip_knee_48v.toml", "--nodes", "1", "--slcan", "--no-fd",
+                               "--flash-dir", str(flash), "--pubkey", str(pub)])
+    return proc, ready.split()[-1]
 
 
 class _Kill(Exception):

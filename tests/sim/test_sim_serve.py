@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
 import shutil
 import signal
 import statistics
@@ -23,6 +22,7 @@ import can
 import pytest
 
 from actuators import protocol as p
+from actuators.sim_spawn import spawn_serve
 
 ROOT = Path(__file__).resolve().parents[2]
 BOARD = ROOT / "boards" / "hip_knee_48v.toml"  # nodes 1-24, CAN FD
@@ -44,20 +44,7 @@ def _serve_cmd(*args: str) -> list[str]:
 
 def _start(*args: str, timeout_s: float = 8.0) -> tuple[subprocess.Popen, str]:
     """Start the server; return it and its ready line."""
-    proc = subprocess.Popen(_serve_cmd(*args), cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        if sel.select(timeout=end - time.monotonic()):
-            line = proc.stdout.readline()
-            if line.startswith("ready:"):
-                return proc, line.strip()
-            if not line:
-                break
-    proc.kill()
-    raise AssertionError(f"no ready line; stderr: {proc.communicate()[1]}")
+    return spawn_serve(["--board", str(BOARD), *args], timeout_s=timeout_s)
 
 
 def _stop(proc: subprocess.Popen) -> str:

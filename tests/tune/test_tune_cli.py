@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
 import signal
 import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
 
 import pytest
 
 from actuators.tune.cli import resolve_board
+from actuators.sim_spawn import spawn_serve
 
 ROOT = Path(__file__).resolve().parents[2]
 LIGHT = os.environ.get("MYOFOC_LIGHT") == "1"
@@ -30,21 +29,9 @@ def _env() -> dict[str, str]:
 
 
 def _serve() -> tuple[subprocess.Popen, str]:
-    cmd = [sys.executable, "-m", "actuators.cli", "sim", "serve", "--board", str(ROOT / "boards" / f"{BOARD}.toml"),
-           "--nodes", str(NODE), "--slcan", "--no-boot"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    end = time.monotonic() + 15.0
-    while time.monotonic() < end:
-        if sel.select(timeout=end - time.monotonic()):
-            line = proc.stdout.readline()
-            if line.startswith("ready:"):
-                return proc, line.split()[-1]
-            if not line:
-                break
-    proc.kill()
-    raise AssertionError(f"sim serve gave no ready line: {proc.communicate()[1]}")
+    proc, ready = spawn_serve(["--board", str(ROOT / "boards" / f"{BOARD}.toml"), "--nodes", str(NODE),
+                               "--slcan", "--no-boot"])
+    return proc, ready.split()[-1]
 
 
 def _tune(tty: str, out: Path, *extra: str, timeout_s: float) -> subprocess.CompletedProcess:
