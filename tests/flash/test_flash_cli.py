@@ -12,8 +12,9 @@ import sys
 
 import pytest
 
+from actuators.sim_spawn import ROOT
 from tests.flash.rig import make_image
-from tests.flash.test_sim_flash import ROOT, _serve
+from tests.flash.test_sim_flash import _serve
 
 
 def _flash(*args: str) -> subprocess.CompletedProcess:
