@@ -239,25 +239,18 @@ class SimNodes:
         """Store the pages a SAVE asked for, then send every queued frame
         (node by node, oldest first); returns the number sent."""
         sent = 0
-        for k, node_id in enumerate(self.node_ids):
-            if self.core.save_requested(k):
-                self.core.save_done(k, self._store_page(k, node_id))
-            while True:
-                frame = self.core.tx_pop(k)
-                if frame is None:
-                    break
-                can_id, data, is_fd = frame
-                msg = can.Message(arbitration_id=can_id, data=data, is_extended_id=False,
-                                  is_fd=is_fd, bitrate_switch=is_fd)
-                try:
-                    self.bus.send(msg)
-                except can.CanError as exc:
-                    self.send_errors += 1
-                    log.debug("send 0x%03X failed: %s", can_id, exc)
-                    continue
-                sent += 1
-                if self.echo_filter:
-                    self._remember(can_id, data, is_fd)
+        for _node_id, can_id, data, is_fd in self.pop_frames():
+            msg = can.Message(arbitration_id=can_id, data=data, is_extended_id=False,
+                              is_fd=is_fd, bitrate_switch=is_fd)
+            try:
+                self.bus.send(msg)
+            except can.CanError as exc:
+                self.send_errors += 1
+                log.debug("send 0x%03X failed: %s", can_id, exc)
+                continue
+            sent += 1
+            if self.echo_filter:
+                self._remember(can_id, data, is_fd)
         for node_id, bl in self._boot.items():  # UDS responses (function 15)
             for data in bl.pop_frames():
                 msg = can.Message(arbitration_id=bl.response_id, data=data, is_extended_id=False,
